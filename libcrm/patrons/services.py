@@ -1,0 +1,319 @@
+"""Every write to the patron registry: one function per action, each in a transaction, each
+audited. Views, the API, the CLI and importers call these; nothing else saves patrons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from libcrm.patrons import identifiers as idkinds
+from libcrm.patrons.errors import FieldProblem, PatronError
+from libcrm.patrons.models import (
+    IDENTIFIER_KIND_LABELS,
+    Household,
+    HouseholdRole,
+    Identifier,
+    NameTerm,
+    Patron,
+)
+from libcrm.patrons.names import name_terms
+from libcrm.patrons.validation import clean_patron_fields
+from libcrm.privacy import crypto
+from libcrm.privacy.actors import Actor
+from libcrm.privacy.keys import get_keyring
+from libcrm.privacy.models import AuditAction
+from libcrm.privacy.services import record_audit_event
+
+NAME_CONTEXT = "patron:name"
+
+
+def identifier_context(kind: str) -> str:
+    return f"identifier:{kind}"
+
+
+def _join(path: str, field: str) -> str:
+    return f"{path}.{field}" if path else field
+
+
+@dataclass(frozen=True)
+class IdentifierInput:
+    kind: str
+    value: str
+    source: str = ""
+    verified: bool = False
+
+
+def _as_identifier_input(raw: IdentifierInput | Mapping[str, Any], path: str) -> IdentifierInput:
+    if isinstance(raw, IdentifierInput):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise PatronError.single(path, _("must be an object with kind and value"))
+    missing = [k for k in ("kind", "value") if k not in raw]
+    if missing:
+        raise PatronError([FieldProblem(_join(path, k), _("is required")) for k in missing])
+    source = raw.get("source") or ""
+    if not isinstance(source, str) or len(source) > 64:
+        raise PatronError.single(_join(path, "source"), _("must be text of at most 64 characters"))
+    return IdentifierInput(
+        kind=raw["kind"], value=raw["value"], source=source, verified=bool(raw.get("verified"))
+    )
+
+
+def identifier_digest(kind: str, normal: str) -> str:
+    """The digest stored for a normalised identifier."""
+    if kind in idkinds.HASH_ONLY_KINDS:
+        return crypto.stable_digest(get_keyring(), identifier_context(kind), normal)
+    return crypto.blind_index(get_keyring(), identifier_context(kind), normal)
+
+
+def identifier_digest_candidates(kind: str, normal: str) -> list[str]:
+    """Digests to look up: every index key's, so lookups survive a half-finished rotation."""
+    if kind in idkinds.HASH_ONLY_KINDS:
+        return [identifier_digest(kind, normal)]
+    return crypto.blind_index_candidates(get_keyring(), identifier_context(kind), normal)
+
+
+def translated_reason(exc: idkinds.InvalidIdentifier) -> str:
+    reason = _(exc.reason)
+    return reason % exc.params if exc.params else reason
+
+
+def _prepare_identifier(item: IdentifierInput, path: str) -> tuple[str, str]:
+    """Validate and normalise; returns (normalised value, digest)."""
+    try:
+        normal = idkinds.normalise(item.kind, item.value)
+    except idkinds.InvalidIdentifier as exc:
+        raise PatronError.single(_join(path, exc.field), translated_reason(exc)) from None
+    return normal, identifier_digest(item.kind, normal)
+
+
+def _digest_taken(kind: str, normal: str) -> bool:
+    digests = identifier_digest_candidates(kind, normal)
+    return Identifier.objects.filter(kind=kind, digest__in=digests).exists()
+
+
+def _write_name_terms(patron: Patron) -> None:
+    keyring = get_keyring()
+    NameTerm.objects.filter(patron=patron).delete()
+    NameTerm.objects.bulk_create(
+        NameTerm(patron=patron, digest=crypto.blind_index(keyring, NAME_CONTEXT, term))
+        for term in sorted(name_terms(patron.name))
+    )
+
+
+@dataclass(frozen=True)
+class _PreparedIdentifier:
+    item: IdentifierInput
+    normal: str
+    digest: str
+
+
+def _prepare_identifiers(
+    items: Iterable[IdentifierInput], base_path: str
+) -> tuple[list[_PreparedIdentifier], list[FieldProblem]]:
+    """Validate every identifier (format, repeats, already taken) before anything is written."""
+    prepared: list[_PreparedIdentifier] = []
+    problems: list[FieldProblem] = []
+    seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(items):
+        path = f"{base_path}[{index}]" if base_path else ""
+        try:
+            normal, digest = _prepare_identifier(item, path)
+        except PatronError as exc:
+            problems.extend(exc.problems)
+            continue
+        if (item.kind, normal) in seen:
+            problems.append(FieldProblem(_join(path, "value"), _("is listed twice")))
+            continue
+        seen.add((item.kind, normal))
+        if _digest_taken(item.kind, normal):
+            problems.append(
+                FieldProblem(_join(path, "value"), _("this %(kind)s already belongs to a patron")
+                             % {"kind": IDENTIFIER_KIND_LABELS[idkinds.IdentifierKind(item.kind)]})
+            )
+            continue
+        prepared.append(_PreparedIdentifier(item, normal, digest))
+    return prepared, problems
+
+
+def _insert_identifiers(patron: Patron, prepared: list[_PreparedIdentifier], base_path: str) -> list[Identifier]:
+    rows = [
+        Identifier(
+            patron=patron, kind=p.item.kind, digest=p.digest, source=p.item.source,
+            verified=p.item.verified,
+            value=None if p.item.kind in idkinds.HASH_ONLY_KINDS else p.normal,
+        )
+        for p in prepared
+    ]
+    try:
+        with transaction.atomic():
+            return Identifier.objects.bulk_create(rows)
+    except IntegrityError:  # a concurrent writer took the same identifier a moment ago
+        raise PatronError.single(base_path, _("an identifier already belongs to another patron")) from None
+
+
+@transaction.atomic
+def register_patron(
+    actor: Actor,
+    fields: Mapping[str, Any],
+    identifiers: Iterable[IdentifierInput | Mapping[str, Any]] = (),
+) -> Patron:
+    """Create a patron with their identifiers; all or nothing."""
+    problems: list[FieldProblem] = []
+    try:
+        cleaned = clean_patron_fields(fields)
+    except PatronError as exc:
+        problems.extend(exc.problems)
+        cleaned = {}
+    items: list[IdentifierInput] = []
+    for index, raw in enumerate(identifiers):
+        try:
+            items.append(_as_identifier_input(raw, f"identifiers[{index}]"))
+        except PatronError as exc:
+            problems.extend(exc.problems)
+    prepared, identifier_problems = _prepare_identifiers(items, "identifiers")
+    problems.extend(identifier_problems)
+    if problems:
+        raise PatronError(problems)
+    patron = Patron(**cleaned)
+    patron.patron_key = crypto.pseudonym(get_keyring(), str(patron.uuid))
+    patron.save()
+    _write_name_terms(patron)
+    _insert_identifiers(patron, prepared, "identifiers")
+    record_audit_event(
+        actor, AuditAction.CREATE_PATRON, patron=patron, target=f"patron:{patron.uuid}",
+        detail={"fields": sorted(cleaned), "identifiers": [i.kind for i in items]},
+    )
+    return patron
+
+
+@transaction.atomic
+def update_patron(actor: Actor, patron: Patron, changes: Mapping[str, Any]) -> Patron:
+    """Apply ``changes`` (any subset of the patron's fields); audits the names of changed fields."""
+    cleaned = clean_patron_fields(changes, existing=patron)
+    changed = sorted(k for k, v in cleaned.items() if getattr(patron, k) != v)
+    if not changed:
+        return patron
+    for key in changed:
+        setattr(patron, key, cleaned[key])
+    patron.save()
+    if "name" in changed:
+        _write_name_terms(patron)
+    record_audit_event(
+        actor, AuditAction.UPDATE_PATRON, patron=patron, target=f"patron:{patron.uuid}",
+        detail={"fields": changed},
+    )
+    return patron
+
+
+@transaction.atomic
+def add_identifier(actor: Actor, patron: Patron, item: IdentifierInput | Mapping[str, Any]) -> Identifier:
+    prepared, problems = _prepare_identifiers([_as_identifier_input(item, "")], "")
+    if problems:
+        raise PatronError(problems)
+    (identifier,) = _insert_identifiers(patron, prepared, "value")
+    record_audit_event(
+        actor, AuditAction.ADD_IDENTIFIER, patron=patron, target=f"identifier:{identifier.pk}",
+        detail={"kind": identifier.kind, "source": identifier.source},
+    )
+    return identifier
+
+
+@transaction.atomic
+def remove_identifier(actor: Actor, identifier: Identifier) -> None:
+    patron = identifier.patron
+    record_audit_event(
+        actor, AuditAction.REMOVE_IDENTIFIER, patron=patron, target=f"identifier:{identifier.pk}",
+        detail={"kind": identifier.kind},
+    )
+    identifier.delete()
+
+
+@transaction.atomic
+def set_identifier_verified(actor: Actor, identifier: Identifier, verified: bool) -> Identifier:
+    if identifier.verified != verified:
+        identifier.verified = verified
+        identifier.save(update_fields=["verified"])
+        record_audit_event(
+            actor, AuditAction.UPDATE_PATRON, patron=identifier.patron,
+            target=f"identifier:{identifier.pk}", detail={"fields": ["verified"]},
+        )
+    return identifier
+
+
+def reveal_identifier(actor: Actor, identifier: Identifier) -> str:
+    """The identifier in full; an explicit, audited act."""
+    if identifier.value is None:
+        raise PatronError.single("identifier", _("this identifier is kept only as a keyed hash"))
+    record_audit_event(
+        actor, AuditAction.REVEAL_IDENTIFIER, patron=identifier.patron,
+        target=f"identifier:{identifier.pk}", detail={"kind": identifier.kind},
+    )
+    return identifier.value
+
+
+def record_patron_viewed(actor: Actor, patron: Patron) -> None:
+    record_audit_event(actor, AuditAction.VIEW_PATRON, patron=patron, target=f"patron:{patron.uuid}")
+
+
+@transaction.atomic
+def create_household(actor: Actor, label: str, address: str = "") -> Household:
+    label = (label or "").strip()
+    if not label or len(label) > 100:
+        raise PatronError.single("label", _("a household needs a name of 1 to 100 characters"))
+    if len(address) > 300:
+        raise PatronError.single("address", _("must be at most %(limit)d characters (got %(got)d)")
+                                 % {"limit": 300, "got": len(address)})
+    household = Household.objects.create(label=label, address=address.strip())
+    record_audit_event(
+        actor, AuditAction.CHANGE_HOUSEHOLD, target=f"household:{household.uuid}",
+        detail={"created": True},
+    )
+    return household
+
+
+@transaction.atomic
+def join_household(actor: Actor, patron: Patron, household: Household, role: str) -> Patron:
+    if role not in HouseholdRole.values:
+        raise PatronError.single("household_role", _("must be one of: %(choices)s")
+                                 % {"choices": ", ".join(HouseholdRole.values)})
+    patron.household, patron.household_role = household, role
+    patron.save(update_fields=["household", "household_role", "updated_at"])
+    record_audit_event(
+        actor, AuditAction.CHANGE_HOUSEHOLD, patron=patron, target=f"household:{household.uuid}",
+        detail={"joined": True, "role": role},
+    )
+    return patron
+
+
+@transaction.atomic
+def leave_household(actor: Actor, patron: Patron) -> Patron:
+    if patron.household is None:
+        raise PatronError.single("household", _("this patron is not in a household"))
+    household = patron.household
+    patron.household, patron.household_role = None, ""
+    patron.save(update_fields=["household", "household_role", "updated_at"])
+    record_audit_event(
+        actor, AuditAction.CHANGE_HOUSEHOLD, patron=patron, target=f"household:{household.uuid}",
+        detail={"left": True},
+    )
+    return patron
+
+
+def rebuild_blind_indexes() -> int:
+    """Recompute every identifier and name digest under the primary index key (key rotation)."""
+    count = 0
+    for identifier in Identifier.objects.all().iterator(chunk_size=1000):
+        if identifier.value is None:
+            continue  # hash-only kinds use the stable key (see crypto.stable_digest)
+        digest = identifier_digest(identifier.kind, identifier.value)
+        Identifier.objects.filter(pk=identifier.pk).update(digest=digest)
+        count += 1
+    for patron in Patron.objects.only("pk", "name").iterator(chunk_size=1000):
+        _write_name_terms(patron)
+        count += 1
+    return count

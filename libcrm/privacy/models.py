@@ -1,0 +1,57 @@
+"""The audit trail: who read or changed which patron's personal data, when, and from where.
+
+Records never hold personal data themselves: they name the patron by internal id and
+pseudonymous key, and list the *names* of fields changed, never their values.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    LOGIN = "login", _("Signed in")
+    LOGIN_FAILED = "login_failed", _("Failed sign-in")
+    LOGOUT = "logout", _("Signed out")
+    SEARCH_PATRONS = "search_patrons", _("Searched patrons")
+    VIEW_PATRON = "view_patron", _("Viewed a patron")
+    REVEAL_IDENTIFIER = "reveal_identifier", _("Revealed an identifier")
+    CREATE_PATRON = "create_patron", _("Created a patron")
+    UPDATE_PATRON = "update_patron", _("Changed a patron")
+    ADD_IDENTIFIER = "add_identifier", _("Added an identifier")
+    REMOVE_IDENTIFIER = "remove_identifier", _("Removed an identifier")
+    CHANGE_HOUSEHOLD = "change_household", _("Changed a household")
+    CREATE_TOKEN = "create_token", _("Created an API token")
+    REVOKE_TOKEN = "revoke_token", _("Revoked an API token")
+    CREATE_STAFF = "create_staff", _("Created a staff account")
+    CHANGE_STAFF = "change_staff", _("Changed a staff account")
+    ROTATE_KEYS = "rotate_keys", _("Rotated encryption keys")
+    DENIED = "denied", _("Access denied")
+
+
+class AuditEvent(models.Model):
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150)
+    via = models.CharField(max_length=16)
+    action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
+    patron = models.ForeignKey(
+        "patrons.Patron", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    patron_key = models.CharField(max_length=32, blank=True, db_index=True)
+    target = models.CharField(max_length=120, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        permissions = [("browse_audit", "Can browse the audit trail")]
+        indexes = [models.Index(fields=["actor_label", "at"]), models.Index(fields=["patron", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target}"

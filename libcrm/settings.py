@@ -1,0 +1,168 @@
+"""libcrm settings: every knob is read here, once, from the environment, with safe defaults.
+
+Zero configuration works: data lives under ``./var`` (``LIBCRM_HOME``), the embedded SQLite
+database in WAL mode, and a key file created on first run. See docs/operators.md for every
+variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from libcrm.privacy import keyfile
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+LIBCRM_HOME = Path(os.environ.get("LIBCRM_HOME", Path.cwd() / "var")).resolve()
+LIBCRM_DATA_DIR = Path(os.environ.get("LIBCRM_DATA_DIR", LIBCRM_HOME / "data")).resolve()
+LIBCRM_KEY_FILE = Path(
+    os.environ.get("LIBCRM_KEY_FILE", LIBCRM_HOME / "keys" / "libcrm-keys.json")
+).resolve()
+
+# Keys come from LIBCRM_KEYS (the key file's JSON, for containers and secret stores) or from the
+# key file, which is created with owner-only permissions on first run.
+if os.environ.get("LIBCRM_KEYS"):
+    LIBCRM_KEY_SOURCE = "environment variable LIBCRM_KEYS"
+    LIBCRM_KEY_MATERIAL = json.loads(os.environ["LIBCRM_KEYS"])
+else:
+    LIBCRM_KEY_SOURCE = f"key file {LIBCRM_KEY_FILE}"
+    LIBCRM_KEY_MATERIAL = keyfile.load_or_create(LIBCRM_KEY_FILE)
+
+SECRET_KEY = os.environ.get("LIBCRM_SECRET_KEY") or LIBCRM_KEY_MATERIAL["secret_key"]
+DEBUG = _env_bool("LIBCRM_DEBUG", False)
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("LIBCRM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("LIBCRM_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "libcrm.privacy",
+    "libcrm.staff",
+    "libcrm.patrons",
+    "libcrm.api",
+    "libcrm.insight",
+    "libcrm.world",
+    "libcrm.console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "libcrm.api.middleware.BoundedApiPayloadMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "libcrm.urls"
+WSGI_APPLICATION = "libcrm.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "libcrm.console.context.navigation",
+            ],
+        },
+    },
+]
+
+_default_db = f"sqlite:///{LIBCRM_DATA_DIR / 'libcrm.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # WAL lets readers work while one writer commits; IMMEDIATE transactions take the write lock
+    # up front so concurrent writers wait (busy timeout) instead of failing with "locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+        "PRAGMA foreign_keys=ON;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "login"
+
+# English is the fallback; a browser that prefers Chinese (zh, zh-CN, zh-Hans…) gets 简体中文.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = os.environ.get("LIBCRM_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = LIBCRM_HOME / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(os.environ.get("LIBCRM_SESSION_SECONDS", 8 * 3600))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less header meta tag instead
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# The API refuses bodies larger than this with 413 (see libcrm.api.middleware).
+LIBCRM_API_MAX_BODY_BYTES = int(os.environ.get("LIBCRM_API_MAX_BODY_BYTES", 1_000_000))
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(LIBCRM_API_MAX_BODY_BYTES, 2_621_440)
+
+# Aggregates shown to staff hide groups smaller than this (k-anonymity style suppression).
+LIBCRM_MIN_GROUP_SIZE = int(os.environ.get("LIBCRM_MIN_GROUP_SIZE", 5))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LIBCRM_LOG_LEVEL", "WARNING")},
+}
+
+# Set when libcrm runs behind a reverse proxy that sets X-Forwarded-For (audit records the client).
+LIBCRM_TRUST_X_FORWARDED_FOR = _env_bool("LIBCRM_TRUST_X_FORWARDED_FOR", False)

@@ -1,0 +1,9 @@
+"""URL map: the staff console at /, the REST API at /api/, language switching at /i18n/."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("libcrm.api.urls")),
+    path("", include("libcrm.console.urls")),
+]
