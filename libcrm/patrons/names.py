@@ -13,11 +13,13 @@ import unicodedata
 from pypinyin import Style, lazy_pinyin
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_SPACES = re.compile(r"[\s·•・.\-']+")
+_SPACES = re.compile(r"[\s·•・.\-]+")
+_APOSTROPHES = re.compile(r"['’`]")
 
 
 def normalise_name(name: str) -> str:
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name).casefold()).strip()
+    folded = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name).casefold())
+    return _SPACES.sub(" ", folded).strip()
 
 
 def name_terms(name: str) -> set[str]:

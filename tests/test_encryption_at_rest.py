@@ -1,0 +1,123 @@
+"""No plaintext of personal data in the raw database files, on SQLite and on PostgreSQL.
+
+A separate process (the real ``libcrm`` command and services, a file-backed database) registers
+a patron whose every personal field carries a random marker; the test then reads the database's
+files byte by byte. A field that is *not* encrypted (research specialty) carries a marker too,
+as a positive control proving the scan would see plaintext if it were there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import environment
+
+REGISTER = r"""
+import json, sys
+import django
+django.setup()
+from libcrm.patrons.services import register_patron, create_household, join_household
+from libcrm.privacy.actors import Actor
+m = json.loads(sys.argv[1])
+actor = Actor.system("plaintext-probe")
+patron = register_patron(actor, {
+    "name": "Name" + m["text"], "category": "resident", "address": "Addr" + m["text"],
+    "notes": "Note" + m["text"], "research_specialty": "Control" + m["control"],
+}, [
+    {"kind": "email", "value": m["text"] + "@example.org"},
+    {"kind": "phone", "value": "+86139" + m["digits"]},
+    {"kind": "library_card", "value": "LC" + m["text"].upper()},
+    {"kind": "wechat_openid", "value": ("o" + m["text"] + "x" * 28)[:28]},
+    {"kind": "national_id", "value": m["national_id"]},
+])
+household = create_household(actor, "Home" + m["text"], "HomeAddr" + m["text"])
+join_household(actor, patron, household, "head")
+print(patron.name)
+"""
+
+
+def _national_id(body17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(body17, weights, strict=True))
+    return body17 + "10X98765432"[total % 11]
+
+
+def _markers() -> dict[str, str]:
+    return {
+        "text": secrets.token_hex(6),
+        "digits": f"{secrets.randbelow(10**8):08d}",
+        "control": secrets.token_hex(6),
+        "national_id": _national_id("110105" + f"{secrets.randbelow(10**11):011d}"),
+    }
+
+
+def _register(home: Path, markers: dict[str, str], database_url: str | None) -> str:
+    env = {**os.environ, "LIBCRM_HOME": str(home), "DJANGO_SETTINGS_MODULE": "libcrm.settings"}
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    subprocess.run([sys.executable, "-m", "libcrm", "migrate", "--no-input", "-v", "0"],
+                   env=env, check=True, capture_output=True)
+    import json
+
+    done = subprocess.run([sys.executable, "-c", REGISTER, json.dumps(markers)],
+                          env=env, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def _hits(root: Path, needles: list[bytes]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        for needle in needles:
+            if needle in data:
+                found.setdefault(needle.decode(), []).append(str(path.relative_to(root)))
+    return found
+
+
+def _secret_needles(m: dict[str, str]) -> list[bytes]:
+    return [s.encode() for s in (m["text"], m["text"].upper(), m["digits"], m["national_id"])]
+
+
+@pytest.mark.slow
+def test_sqlite_files_hold_no_plaintext_personal_data(tmp_path: Path) -> None:
+    if environment.DATABASE_KIND != "sqlite":
+        pytest.skip("the SQLite leg checks the SQLite files")
+    markers = _markers()
+    assert _register(tmp_path, markers, None) == "Name" + markers["text"]
+    data_dir = tmp_path / "data"
+    assert sorted(p.name for p in data_dir.iterdir())[0] == "libcrm.sqlite3"
+    assert _hits(data_dir, [("Control" + markers["control"]).encode()]), "positive control not seen"
+    assert _hits(data_dir, _secret_needles(markers)) == {}
+
+
+@pytest.mark.slow
+def test_postgresql_files_hold_no_plaintext_personal_data(tmp_path: Path) -> None:
+    cluster = environment._postgres
+    if cluster is None:
+        pytest.skip("runs in the PostgreSQL leg (LIBCRM_TEST_DATABASE=postgres)")
+    import psycopg
+
+    admin_url = f"postgres://libcrm@127.0.0.1:{cluster.port}/postgres"
+    name = f"probe_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        markers = _markers()
+        url = f"postgres://libcrm@127.0.0.1:{cluster.port}/{name}"
+        assert _register(tmp_path, markers, url) == "Name" + markers["text"]
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        assert _hits(cluster.data, [("Control" + markers["control"]).encode()])
+        assert _hits(cluster.data, _secret_needles(markers)) == {}
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
