@@ -58,9 +58,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # serves the API docs' Swagger UI assets locally (no CDN: libraries run offline)
     "libcrm.privacy",
     "libcrm.staff",
     "libcrm.patrons",
+    "libcrm.catalog",
+    "libcrm.events",
     "libcrm.api",
     "libcrm.insight",
     "libcrm.world",
@@ -140,6 +143,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = LIBCRM_HOME / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -158,6 +162,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 # The API refuses bodies larger than this with 413 (see libcrm.api.middleware).
 LIBCRM_API_MAX_BODY_BYTES = int(os.environ.get("LIBCRM_API_MAX_BODY_BYTES", 1_000_000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(LIBCRM_API_MAX_BODY_BYTES, 2_621_440)
+
+# The event store (Parquet, queried by DuckDB) lives in the data folder unless moved.
+LIBCRM_EVENT_STORE_DIR = Path(
+    os.environ.get("LIBCRM_EVENT_STORE_DIR", LIBCRM_DATA_DIR / "events")
+).resolve()
 
 # Aggregates shown to staff hide groups smaller than this (k-anonymity style suppression).
 LIBCRM_MIN_GROUP_SIZE = int(os.environ.get("LIBCRM_MIN_GROUP_SIZE", 5))
