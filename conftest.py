@@ -26,7 +26,10 @@ def make_staff(db: Any) -> Callable[..., Any]:
     def make(role: str, username: str | None = None, password: str = "correct-horse-42") -> Any:
         name = username or f"{role}-{next(_counter)}"
         return create_staff_member(
-            Actor.system("test"), username=name, password=password, role=role,
+            Actor.system("test"),
+            username=name,
+            password=password,
+            role=role,
             display_name=name.title(),
         )
 

@@ -62,12 +62,21 @@ def _register(home: Path, markers: dict[str, str], database_url: str | None) -> 
     env.pop("DATABASE_URL", None)
     if database_url:
         env["DATABASE_URL"] = database_url
-    subprocess.run([sys.executable, "-m", "libcrm", "migrate", "--no-input", "-v", "0"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "libcrm", "migrate", "--no-input", "-v", "0"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     import json
 
-    done = subprocess.run([sys.executable, "-c", REGISTER, json.dumps(markers)],
-                          env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", REGISTER, json.dumps(markers)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip()
 
 

@@ -15,7 +15,6 @@ wrong too, everything is listed in one 422. Nothing is written when any error is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -288,31 +287,11 @@ def _masked(patron: Patron) -> PatronOut:
     return patron_out(patron, patron_identifiers(patron), today=timezone.localdate())
 
 
-_INDEXED_VALUE = re.compile(r"identifiers\[(\d+)\]\.value")
-
-
-def _is_taken(item: Mapping[str, Any]) -> bool:
-    try:
-        return find_patron_by_identifier(item["kind"], item["value"]) is not None
-    except InvalidIdentifier:
-        return False
-
-
-def _refusal(exc: PatronError, items: Sequence[Mapping[str, Any]], *, single: bool) -> ApiError:
+def _refusal(exc: PatronError) -> ApiError:
     """409 when every problem is an identifier some patron already has, else 422 (see the
-    module docstring). ``single`` is true when the body is one identifier, not a patron."""
-
-    def items_at(path: str) -> Sequence[Mapping[str, Any]]:
-        if single:
-            return items if path == "value" else ()
-        if path == "identifiers":  # a concurrent writer won the race for one of them
-            return items
-        match = _INDEXED_VALUE.fullmatch(path)
-        return [items[int(match[1])]] if match and int(match[1]) < len(items) else ()
-
-    conflicts = [p for p in exc.problems if any(_is_taken(i) for i in items_at(p.path))]
+    module docstring)."""
     fields = patron_error_fields(exc)
-    if conflicts and len(conflicts) == len(exc.problems):
+    if all(p.code == "duplicate" for p in exc.problems):
         return ApiError(
             409,
             "identifier_conflict",
@@ -407,7 +386,7 @@ def create_patron(request: HttpRequest, payload: PatronIn) -> Status:
     try:
         patron = register_patron(token_actor(request), fields, items)
     except PatronError as exc:
-        raise _refusal(exc, items, single=False) from exc
+        raise _refusal(exc) from exc
     return Status(201, _masked(patron))
 
 
@@ -484,7 +463,7 @@ def create_identifier(request: HttpRequest, uuid: UUID, payload: IdentifierIn) -
     try:
         identifier = add_identifier(token_actor(request), patron, item)
     except PatronError as exc:
-        raise _refusal(exc, [item], single=True) from exc
+        raise _refusal(exc) from exc
     return Status(201, _identifier_out(identifier, {}))
 
 

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FieldProblem:
+    """``code`` lets callers react without parsing messages: "invalid" (the value itself is
+    wrong) or "duplicate" (a valid identifier that already belongs to a patron)."""
+
     path: str
     message: str
+    code: str = "invalid"
 
 
 class PatronError(Exception):

@@ -98,8 +98,10 @@ def normalise(kind: str, value: str) -> str:
         kind = IdentifierKind(kind)
     except ValueError:
         raise InvalidIdentifier(
-            str(kind), gettext_noop("unknown identifier kind; use one of: %(kinds)s"),
-            field="kind", kinds=", ".join(k.value for k in IdentifierKind),
+            str(kind),
+            gettext_noop("unknown identifier kind; use one of: %(kinds)s"),
+            field="kind",
+            kinds=", ".join(k.value for k in IdentifierKind),
         ) from None
     if not isinstance(value, str):
         raise InvalidIdentifier(kind, gettext_noop("must be text"))
@@ -107,7 +109,9 @@ def normalise(kind: str, value: str) -> str:
     if not text:
         raise InvalidIdentifier(kind, gettext_noop("must not be empty"))
     if len(text) > MAX_VALUE_LENGTH:
-        raise InvalidIdentifier(kind, gettext_noop("must be at most %(limit)d characters"), limit=MAX_VALUE_LENGTH)
+        raise InvalidIdentifier(
+            kind, gettext_noop("must be at most %(limit)d characters"), limit=MAX_VALUE_LENGTH
+        )
     if any(unicodedata.category(ch).startswith("C") for ch in text):
         raise InvalidIdentifier(kind, gettext_noop("must not contain control characters"))
     if kind is IdentifierKind.EMAIL:
@@ -118,7 +122,9 @@ def normalise(kind: str, value: str) -> str:
         return _normalise_cn_resident_id(text)
     if kind is IdentifierKind.OTHER:
         if len(text) > 128:
-            raise InvalidIdentifier(kind, gettext_noop("must be at most %(limit)d characters"), limit=128)
+            raise InvalidIdentifier(
+                kind, gettext_noop("must be at most %(limit)d characters"), limit=128
+            )
         return text
     fmt = _FORMATS[kind]
     if kind in {IdentifierKind.LIBRARY_CARD, IdentifierKind.CAMPUS_ID}:
@@ -131,10 +137,13 @@ def normalise(kind: str, value: str) -> str:
 def _normalise_email(text: str) -> str:
     lowered = text.lower()
     if "@" not in lowered:
-        raise InvalidIdentifier(IdentifierKind.EMAIL, gettext_noop("an e-mail address needs an '@' and a domain"))
+        raise InvalidIdentifier(
+            IdentifierKind.EMAIL, gettext_noop("an e-mail address needs an '@' and a domain")
+        )
     if not _EMAIL.fullmatch(lowered):
         raise InvalidIdentifier(
-            IdentifierKind.EMAIL, gettext_noop("an e-mail address needs a name, '@' and a domain such as example.org")
+            IdentifierKind.EMAIL,
+            gettext_noop("an e-mail address needs a name, '@' and a domain such as example.org"),
         )
     return lowered
 
@@ -146,7 +155,9 @@ def _normalise_phone(text: str) -> str:
     if not digits.isdigit() or not digits.isascii():
         raise InvalidIdentifier(
             IdentifierKind.PHONE,
-            gettext_noop("a phone number may hold only digits, spaces, dashes, brackets and a leading +"),
+            gettext_noop(
+                "a phone number may hold only digits, spaces, dashes, brackets and a leading +"
+            ),
         )
     if not plus and digits.startswith("00"):
         digits, plus = digits[2:], True
@@ -155,7 +166,9 @@ def _normalise_phone(text: str) -> str:
     if plus and digits.startswith("86") and len(digits) == 13 and digits[2] == "1":
         return "+" + digits
     if not 6 <= len(digits) <= 15:
-        raise InvalidIdentifier(IdentifierKind.PHONE, gettext_noop("a phone number has 6 to 15 digits"))
+        raise InvalidIdentifier(
+            IdentifierKind.PHONE, gettext_noop("a phone number has 6 to 15 digits")
+        )
     return ("+" if plus else "") + digits
 
 
@@ -168,7 +181,9 @@ def _normalise_cn_resident_id(text: str) -> str:
         )
     total = sum(int(d) * w for d, w in zip(upper[:17], _CN_ID_WEIGHTS, strict=True))
     if _CN_ID_CHECK[total % 11] != upper[17]:
-        raise InvalidIdentifier(IdentifierKind.NATIONAL_ID, gettext_noop("the check digit does not match"))
+        raise InvalidIdentifier(
+            IdentifierKind.NATIONAL_ID, gettext_noop("the check digit does not match")
+        )
     return upper
 
 
@@ -180,7 +195,11 @@ def mask(kind: str, normalised: str | None) -> str:
         local, _, domain = normalised.partition("@")
         return f"{local[:1]}•••@{domain}"
     if kind == IdentifierKind.PHONE:
-        return f"{normalised[:-8]}••••{normalised[-4:]}" if len(normalised) > 8 else "••••" + normalised[-2:]
+        return (
+            f"{normalised[:-8]}••••{normalised[-4:]}"
+            if len(normalised) > 8
+            else "••••" + normalised[-2:]
+        )
     if len(normalised) <= 6:
         return "•••" + normalised[-1:]
     return f"{normalised[:2]}•••{normalised[-2:]}"

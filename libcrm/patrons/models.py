@@ -217,3 +217,6 @@ class NameTerm(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["patron", "digest"], name="name_term_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"name term of patron {self.patron_id}"

@@ -132,18 +132,27 @@ def _prepare_identifiers(
         seen.add((item.kind, normal))
         if _digest_taken(item.kind, normal):
             problems.append(
-                FieldProblem(_join(path, "value"), _("this %(kind)s already belongs to a patron")
-                             % {"kind": IDENTIFIER_KIND_LABELS[idkinds.IdentifierKind(item.kind)]})
+                FieldProblem(
+                    _join(path, "value"),
+                    _("this %(kind)s already belongs to a patron")
+                    % {"kind": IDENTIFIER_KIND_LABELS[idkinds.IdentifierKind(item.kind)]},
+                    code="duplicate",
+                )
             )
             continue
         prepared.append(_PreparedIdentifier(item, normal, digest))
     return prepared, problems
 
 
-def _insert_identifiers(patron: Patron, prepared: list[_PreparedIdentifier], base_path: str) -> list[Identifier]:
+def _insert_identifiers(
+    patron: Patron, prepared: list[_PreparedIdentifier], base_path: str
+) -> list[Identifier]:
     rows = [
         Identifier(
-            patron=patron, kind=p.item.kind, digest=p.digest, source=p.item.source,
+            patron=patron,
+            kind=p.item.kind,
+            digest=p.digest,
+            source=p.item.source,
             verified=p.item.verified,
             value=None if p.item.kind in idkinds.HASH_ONLY_KINDS else p.normal,
         )
@@ -153,7 +162,13 @@ def _insert_identifiers(patron: Patron, prepared: list[_PreparedIdentifier], bas
         with transaction.atomic():
             return Identifier.objects.bulk_create(rows)
     except IntegrityError:  # a concurrent writer took the same identifier a moment ago
-        raise PatronError.single(base_path, _("an identifier already belongs to another patron")) from None
+        raise PatronError(
+            [
+                FieldProblem(
+                    base_path, _("an identifier already belongs to a patron"), code="duplicate"
+                )
+            ]
+        ) from None
 
 
 @transaction.atomic
@@ -185,7 +200,10 @@ def register_patron(
     _write_name_terms(patron)
     _insert_identifiers(patron, prepared, "identifiers")
     record_audit_event(
-        actor, AuditAction.CREATE_PATRON, patron=patron, target=f"patron:{patron.uuid}",
+        actor,
+        AuditAction.CREATE_PATRON,
+        patron=patron,
+        target=f"patron:{patron.uuid}",
         detail={"fields": sorted(cleaned), "identifiers": [i.kind for i in items]},
     )
     return patron
@@ -204,20 +222,28 @@ def update_patron(actor: Actor, patron: Patron, changes: Mapping[str, Any]) -> P
     if "name" in changed:
         _write_name_terms(patron)
     record_audit_event(
-        actor, AuditAction.UPDATE_PATRON, patron=patron, target=f"patron:{patron.uuid}",
+        actor,
+        AuditAction.UPDATE_PATRON,
+        patron=patron,
+        target=f"patron:{patron.uuid}",
         detail={"fields": changed},
     )
     return patron
 
 
 @transaction.atomic
-def add_identifier(actor: Actor, patron: Patron, item: IdentifierInput | Mapping[str, Any]) -> Identifier:
+def add_identifier(
+    actor: Actor, patron: Patron, item: IdentifierInput | Mapping[str, Any]
+) -> Identifier:
     prepared, problems = _prepare_identifiers([_as_identifier_input(item, "")], "")
     if problems:
         raise PatronError(problems)
     (identifier,) = _insert_identifiers(patron, prepared, "value")
     record_audit_event(
-        actor, AuditAction.ADD_IDENTIFIER, patron=patron, target=f"identifier:{identifier.pk}",
+        actor,
+        AuditAction.ADD_IDENTIFIER,
+        patron=patron,
+        target=f"identifier:{identifier.pk}",
         detail={"kind": identifier.kind, "source": identifier.source},
     )
     return identifier
@@ -227,7 +253,10 @@ def add_identifier(actor: Actor, patron: Patron, item: IdentifierInput | Mapping
 def remove_identifier(actor: Actor, identifier: Identifier) -> None:
     patron = identifier.patron
     record_audit_event(
-        actor, AuditAction.REMOVE_IDENTIFIER, patron=patron, target=f"identifier:{identifier.pk}",
+        actor,
+        AuditAction.REMOVE_IDENTIFIER,
+        patron=patron,
+        target=f"identifier:{identifier.pk}",
         detail={"kind": identifier.kind},
     )
     identifier.delete()
@@ -239,8 +268,11 @@ def set_identifier_verified(actor: Actor, identifier: Identifier, verified: bool
         identifier.verified = verified
         identifier.save(update_fields=["verified"])
         record_audit_event(
-            actor, AuditAction.UPDATE_PATRON, patron=identifier.patron,
-            target=f"identifier:{identifier.pk}", detail={"fields": ["verified"]},
+            actor,
+            AuditAction.UPDATE_PATRON,
+            patron=identifier.patron,
+            target=f"identifier:{identifier.pk}",
+            detail={"fields": ["verified"]},
         )
     return identifier
 
@@ -250,14 +282,19 @@ def reveal_identifier(actor: Actor, identifier: Identifier) -> str:
     if identifier.value is None:
         raise PatronError.single("identifier", _("this identifier is kept only as a keyed hash"))
     record_audit_event(
-        actor, AuditAction.REVEAL_IDENTIFIER, patron=identifier.patron,
-        target=f"identifier:{identifier.pk}", detail={"kind": identifier.kind},
+        actor,
+        AuditAction.REVEAL_IDENTIFIER,
+        patron=identifier.patron,
+        target=f"identifier:{identifier.pk}",
+        detail={"kind": identifier.kind},
     )
     return identifier.value
 
 
 def record_patron_viewed(actor: Actor, patron: Patron) -> None:
-    record_audit_event(actor, AuditAction.VIEW_PATRON, patron=patron, target=f"patron:{patron.uuid}")
+    record_audit_event(
+        actor, AuditAction.VIEW_PATRON, patron=patron, target=f"patron:{patron.uuid}"
+    )
 
 
 @transaction.atomic
@@ -266,11 +303,16 @@ def create_household(actor: Actor, label: str, address: str = "") -> Household:
     if not label or len(label) > 100:
         raise PatronError.single("label", _("a household needs a name of 1 to 100 characters"))
     if len(address) > 300:
-        raise PatronError.single("address", _("must be at most %(limit)d characters (got %(got)d)")
-                                 % {"limit": 300, "got": len(address)})
+        raise PatronError.single(
+            "address",
+            _("must be at most %(limit)d characters (got %(got)d)")
+            % {"limit": 300, "got": len(address)},
+        )
     household = Household.objects.create(label=label, address=address.strip())
     record_audit_event(
-        actor, AuditAction.CHANGE_HOUSEHOLD, target=f"household:{household.uuid}",
+        actor,
+        AuditAction.CHANGE_HOUSEHOLD,
+        target=f"household:{household.uuid}",
         detail={"created": True},
     )
     return household
@@ -279,12 +321,17 @@ def create_household(actor: Actor, label: str, address: str = "") -> Household:
 @transaction.atomic
 def join_household(actor: Actor, patron: Patron, household: Household, role: str) -> Patron:
     if role not in HouseholdRole.values:
-        raise PatronError.single("household_role", _("must be one of: %(choices)s")
-                                 % {"choices": ", ".join(HouseholdRole.values)})
+        raise PatronError.single(
+            "household_role",
+            _("must be one of: %(choices)s") % {"choices": ", ".join(HouseholdRole.values)},
+        )
     patron.household, patron.household_role = household, role
     patron.save(update_fields=["household", "household_role", "updated_at"])
     record_audit_event(
-        actor, AuditAction.CHANGE_HOUSEHOLD, patron=patron, target=f"household:{household.uuid}",
+        actor,
+        AuditAction.CHANGE_HOUSEHOLD,
+        patron=patron,
+        target=f"household:{household.uuid}",
         detail={"joined": True, "role": role},
     )
     return patron
@@ -298,7 +345,10 @@ def leave_household(actor: Actor, patron: Patron) -> Patron:
     patron.household, patron.household_role = None, ""
     patron.save(update_fields=["household", "household_role", "updated_at"])
     record_audit_event(
-        actor, AuditAction.CHANGE_HOUSEHOLD, patron=patron, target=f"household:{household.uuid}",
+        actor,
+        AuditAction.CHANGE_HOUSEHOLD,
+        patron=patron,
+        target=f"household:{household.uuid}",
         detail={"left": True},
     )
     return patron

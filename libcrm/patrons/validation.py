@@ -33,8 +33,19 @@ CHOICES = {
     "discipline": Discipline,
 }
 PATRON_FIELDS = (
-    "name", "gender", "birth_year", "category", "department", "discipline", "research_specialty",
-    "home_branch", "registered_on", "expires_on", "status", "address", "notes",
+    "name",
+    "gender",
+    "birth_year",
+    "category",
+    "department",
+    "discipline",
+    "research_specialty",
+    "home_branch",
+    "registered_on",
+    "expires_on",
+    "status",
+    "address",
+    "notes",
 )
 REQUIRED = ("name", "category")
 EARLIEST_BIRTH_YEAR = 1900
@@ -49,8 +60,11 @@ def _text(path: str, value: Any, limit: int, problems: list[FieldProblem]) -> st
     text = unicodedata.normalize("NFC", value).strip()
     if len(text) > limit:
         problems.append(
-            FieldProblem(path, _("must be at most %(limit)d characters (got %(got)d)")
-                         % {"limit": limit, "got": len(text)})
+            FieldProblem(
+                path,
+                _("must be at most %(limit)d characters (got %(got)d)")
+                % {"limit": limit, "got": len(text)},
+            )
         )
         return None
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
@@ -104,8 +118,10 @@ def clean_patron_fields(
                 cleaned[key] = ""
             elif value not in choices.values:
                 problems.append(
-                    FieldProblem(key, _("must be one of: %(choices)s")
-                                 % {"choices": ", ".join(choices.values)})
+                    FieldProblem(
+                        key,
+                        _("must be one of: %(choices)s") % {"choices": ", ".join(choices.values)},
+                    )
                 )
             else:
                 cleaned[key] = value
@@ -145,15 +161,19 @@ def _birth_year(value: Any, problems: list[FieldProblem]) -> int | None:
     this_year = timezone.localdate().year
     if not EARLIEST_BIRTH_YEAR <= year <= this_year:
         problems.append(
-            FieldProblem("birth_year", _("must be between %(low)d and %(high)d")
-                         % {"low": EARLIEST_BIRTH_YEAR, "high": this_year})
+            FieldProblem(
+                "birth_year",
+                _("must be between %(low)d and %(high)d")
+                % {"low": EARLIEST_BIRTH_YEAR, "high": this_year},
+            )
         )
         return None
     return year
 
 
-def _lookup(model: type[Branch] | type[Department], path: str, value: Any,
-            problems: list[FieldProblem]) -> Any:
+def _lookup(
+    model: type[Branch] | type[Department], path: str, value: Any, problems: list[FieldProblem]
+) -> Any:
     if value is None or value == "":
         return None
     if isinstance(value, model):
@@ -163,6 +183,11 @@ def _lookup(model: type[Branch] | type[Department], path: str, value: Any,
         return None
     found = model.objects.filter(code=value).first()
     if found is None:
-        problems.append(FieldProblem(path, _("no %(what)s has the code %(code)s")
-                                     % {"what": model._meta.verbose_name, "code": value}))
+        problems.append(
+            FieldProblem(
+                path,
+                _("no %(what)s has the code %(code)s")
+                % {"what": model._meta.verbose_name, "code": value},
+            )
+        )
     return found

@@ -31,9 +31,7 @@ class Actor:
 
     @classmethod
     def for_token(cls, token: Any, request: HttpRequest) -> Actor:
-        return cls(
-            label=f"token:{token.name}", via="api", token_id=token.pk, ip=client_ip(request)
-        )
+        return cls(label=f"token:{token.name}", via="api", token_id=token.pk, ip=client_ip(request))
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:

@@ -22,8 +22,6 @@ NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-
-
 class DecryptionError(Exception):
     """A ciphertext could not be opened: unknown key id, tampering, or the wrong field."""
 

@@ -17,7 +17,9 @@ from libcrm.privacy.keys import get_keyring
 class EncryptedTextField(models.TextField):
     description = "Text encrypted at rest (AES-256-GCM)"
 
-    def contribute_to_class(self, cls: type[models.Model], name: str, *args: Any, **kw: Any) -> None:
+    def contribute_to_class(
+        self, cls: type[models.Model], name: str, *args: Any, **kw: Any
+    ) -> None:
         super().contribute_to_class(cls, name, *args, **kw)
         self.crypto_context = f"{cls._meta.label}.{name}"
 

@@ -45,7 +45,7 @@ def new_key_material() -> dict[str, Any]:
 
 
 def write_atomic(path: Path, material: dict[str, Any]) -> None:
-    """Replace ``path`` with ``material`` so that readers see the old file or the new, never half."""
+    """Replace ``path`` so that readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -78,7 +78,9 @@ def load(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise KeyringError(f"key file {path} is not valid JSON: {exc}") from exc
     if not isinstance(material, dict) or material.get("format") != FORMAT_VERSION:
-        raise KeyringError(f"key file {path} has an unknown format (expected format {FORMAT_VERSION})")
+        raise KeyringError(
+            f"key file {path} has an unknown format (expected format {FORMAT_VERSION})"
+        )
     return material
 
 

@@ -34,7 +34,10 @@ class AuditAction(models.TextChoices):
 class AuditEvent(models.Model):
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     actor_label = models.CharField(max_length=150)
@@ -51,7 +54,10 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         permissions = [("browse_audit", "Can browse the audit trail")]
-        indexes = [models.Index(fields=["actor_label", "at"]), models.Index(fields=["patron", "at"])]
+        indexes = [
+            models.Index(fields=["actor_label", "at"]),
+            models.Index(fields=["patron", "at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target}"

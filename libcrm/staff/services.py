@@ -25,14 +25,21 @@ class StaffError(Exception):
 
 def _set_role(user: AbstractUser, role: str) -> None:
     if role not in Role.values:
-        raise StaffError("role", _("must be one of: %(choices)s") % {"choices": ", ".join(Role.values)})
+        raise StaffError(
+            "role", _("must be one of: %(choices)s") % {"choices": ", ".join(Role.values)}
+        )
     user.groups.remove(*Group.objects.filter(name__in=Role.values))
     user.groups.add(Group.objects.get(name=role))
 
 
 @transaction.atomic
 def create_staff_member(
-    actor: Actor, *, username: str, password: str, role: str, display_name: str = "",
+    actor: Actor,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
     email: str = "",
 ) -> AbstractUser:
     User = get_user_model()
@@ -51,8 +58,9 @@ def create_staff_member(
     user.save()
     StaffProfile.objects.create(user=user, display_name=display_name.strip())
     _set_role(user, role)
-    record_audit_event(actor, AuditAction.CREATE_STAFF, target=f"staff:{user.pk}",
-                       detail={"role": role})
+    record_audit_event(
+        actor, AuditAction.CREATE_STAFF, target=f"staff:{user.pk}", detail={"role": role}
+    )
     return user
 
 
@@ -61,8 +69,9 @@ def change_staff_role(actor: Actor, user: AbstractUser, role: str) -> AbstractUs
     _set_role(user, role)
     user.is_staff = role == Role.ADMINISTRATOR
     user.save(update_fields=["is_staff"])
-    record_audit_event(actor, AuditAction.CHANGE_STAFF, target=f"staff:{user.pk}",
-                       detail={"role": role})
+    record_audit_event(
+        actor, AuditAction.CHANGE_STAFF, target=f"staff:{user.pk}", detail={"role": role}
+    )
     return user
 
 
@@ -72,6 +81,7 @@ def set_staff_active(actor: Actor, user: AbstractUser, active: bool) -> Abstract
         raise StaffError("is_active", _("you cannot deactivate your own account"))
     user.is_active = active
     user.save(update_fields=["is_active"])
-    record_audit_event(actor, AuditAction.CHANGE_STAFF, target=f"staff:{user.pk}",
-                       detail={"active": active})
+    record_audit_event(
+        actor, AuditAction.CHANGE_STAFF, target=f"staff:{user.pk}", detail={"active": active}
+    )
     return user

@@ -27,27 +27,44 @@ def problems(exc: PatronError) -> dict[str, str]:
 
 
 def counts() -> tuple[int, int, int, int]:
-    return (Patron.objects.count(), Identifier.objects.count(), NameTerm.objects.count(),
-            AuditEvent.objects.count())
+    return (
+        Patron.objects.count(),
+        Identifier.objects.count(),
+        NameTerm.objects.count(),
+        AuditEvent.objects.count(),
+    )
 
 
 def test_register_stores_patron_identifiers_and_an_audit_record(actor: Actor) -> None:
-    Department.objects.create(code="cs", name_zh="计算机学院", name_en="Computer Science",
-                              discipline="engineering")
+    Department.objects.create(
+        code="cs", name_zh="计算机学院", name_en="Computer Science", discipline="engineering"
+    )
     Branch.objects.create(code="main", name_zh="总馆", name_en="Main Library")
     patron = services.register_patron(
         actor,
-        {"name": "李娜", "category": "postgraduate", "birth_year": 1999, "gender": "female",
-         "department": "cs", "discipline": "engineering", "home_branch": "main",
-         "research_specialty": "知识图谱", "address": "北京市海淀区颐和园路5号"},
-        [{"kind": "phone", "value": "139 1234 5678", "source": "front desk", "verified": True},
-         {"kind": "email", "value": "Li.Na@PKU.edu.cn"}],
+        {
+            "name": "李娜",
+            "category": "postgraduate",
+            "birth_year": 1999,
+            "gender": "female",
+            "department": "cs",
+            "discipline": "engineering",
+            "home_branch": "main",
+            "research_specialty": "知识图谱",
+            "address": "北京市海淀区颐和园路5号",
+        },
+        [
+            {"kind": "phone", "value": "139 1234 5678", "source": "front desk", "verified": True},
+            {"kind": "email", "value": "Li.Na@PKU.edu.cn"},
+        ],
     )
     patron.refresh_from_db()
     assert patron.name == "李娜" and patron.department.code == "cs"
     assert patron.patron_key.startswith("pk")
     assert {i.kind: i.value for i in patron.identifiers.all()} == {
-        "phone": "+8613912345678", "email": "li.na@pku.edu.cn"}
+        "phone": "+8613912345678",
+        "email": "li.na@pku.edu.cn",
+    }
     event = AuditEvent.objects.get(action=AuditAction.CREATE_PATRON)
     assert event.patron == patron and event.actor_label == "test-librarian"
     assert "李娜" not in str(event.detail) and "1391234" not in str(event.detail)
@@ -68,13 +85,22 @@ def test_every_problem_is_reported_at_once_and_nothing_is_written(
     with pytest.raises(PatronError) as caught:
         services.register_patron(
             actor,
-            {"name": " ", "category": "wizard", "birth_year": 1850,
-             "registered_on": "2024-09-01", "expires_on": "2024-01-01",
-             "department": "nowhere", "favourite_colour": "blue", "notes": "x" * 2001},
-            [{"kind": "library_card", "value": "lc000001"},
-             {"kind": "phone", "value": "not a phone"},
-             {"kind": "qq", "value": "12345"},
-             {"kind": "email"}],
+            {
+                "name": " ",
+                "category": "wizard",
+                "birth_year": 1850,
+                "registered_on": "2024-09-01",
+                "expires_on": "2024-01-01",
+                "department": "nowhere",
+                "favourite_colour": "blue",
+                "notes": "x" * 2001,
+            },
+            [
+                {"kind": "library_card", "value": "lc000001"},
+                {"kind": "phone", "value": "not a phone"},
+                {"kind": "qq", "value": "12345"},
+                {"kind": "email"},
+            ],
         )
     found = problems(caught.value)
     assert found["name"] == "must not be empty"
@@ -115,23 +141,32 @@ def test_wrong_types_and_sizes_are_refused(
 def test_the_same_identifier_twice_in_one_request_is_refused(actor: Actor) -> None:
     with pytest.raises(PatronError) as caught:
         services.register_patron(
-            actor, {"name": "王芳", "category": "resident"},
-            [{"kind": "phone", "value": "13800138000"}, {"kind": "phone", "value": "+86 138 0013 8000"}],
+            actor,
+            {"name": "王芳", "category": "resident"},
+            [
+                {"kind": "phone", "value": "13800138000"},
+                {"kind": "phone", "value": "+86 138 0013 8000"},
+            ],
         )
     assert problems(caught.value)["identifiers[1].value"] == "is listed twice"
 
 
-def test_update_audits_changed_field_names_only(actor: Actor, make_patron: Callable[..., Any]) -> None:
+def test_update_audits_changed_field_names_only(
+    actor: Actor, make_patron: Callable[..., Any]
+) -> None:
     patron = make_patron(name="Alice Smith", category="faculty")
-    services.update_patron(actor, patron, {"name": "Alice Brown", "status": "suspended",
-                                           "category": "faculty"})
+    services.update_patron(
+        actor, patron, {"name": "Alice Brown", "status": "suspended", "category": "faculty"}
+    )
     event = AuditEvent.objects.filter(action=AuditAction.UPDATE_PATRON).get()
     assert event.detail == {"fields": ["name", "status"]}
     assert list(search_patrons(PatronFilters(query="brown"))) == [patron]
     assert list(search_patrons(PatronFilters(query="smith"))) == []
 
 
-def test_update_checks_dates_against_the_stored_record(actor: Actor, make_patron: Callable[..., Any]) -> None:
+def test_update_checks_dates_against_the_stored_record(
+    actor: Actor, make_patron: Callable[..., Any]
+) -> None:
     patron = make_patron(registered_on="2024-09-01")
     with pytest.raises(PatronError) as caught:
         services.update_patron(actor, patron, {"expires_on": "2024-08-31"})
@@ -140,7 +175,9 @@ def test_update_checks_dates_against_the_stored_record(actor: Actor, make_patron
     assert patron.expires_on is None
 
 
-def test_update_without_changes_writes_nothing(actor: Actor, make_patron: Callable[..., Any]) -> None:
+def test_update_without_changes_writes_nothing(
+    actor: Actor, make_patron: Callable[..., Any]
+) -> None:
     patron = make_patron(name="Bob")
     before = AuditEvent.objects.count()
     services.update_patron(actor, patron, {"name": "Bob"})
@@ -148,11 +185,13 @@ def test_update_without_changes_writes_nothing(actor: Actor, make_patron: Callab
 
 
 def test_lookup_by_any_identifier_in_any_written_form(make_patron: Callable[..., Any]) -> None:
-    patron = make_patron(identifiers=[
-        {"kind": "phone", "value": "13800138000"},
-        {"kind": "email", "value": "reader@example.org"},
-        {"kind": "wechat_openid", "value": "oABCD1234efgh5678ijkl9012mno"},
-    ])
+    patron = make_patron(
+        identifiers=[
+            {"kind": "phone", "value": "13800138000"},
+            {"kind": "email", "value": "reader@example.org"},
+            {"kind": "wechat_openid", "value": "oABCD1234efgh5678ijkl9012mno"},
+        ]
+    )
     assert find_patron_by_identifier("phone", "+86 138-0013-8000") == patron
     assert find_patron_by_identifier("email", "READER@example.org") == patron
     assert find_patron_by_identifier("wechat_openid", "oABCD1234efgh5678ijkl9012mno") == patron
@@ -170,7 +209,9 @@ def test_national_id_is_kept_only_as_a_hash_yet_still_matches(
         services.reveal_identifier(actor, identifier)
 
 
-def test_reveal_returns_the_value_and_is_audited(actor: Actor, make_patron: Callable[..., Any]) -> None:
+def test_reveal_returns_the_value_and_is_audited(
+    actor: Actor, make_patron: Callable[..., Any]
+) -> None:
     patron = make_patron(identifiers=[{"kind": "email", "value": "reader@example.org"}])
     identifier = patron.identifiers.get()
     assert services.reveal_identifier(actor, identifier) == "reader@example.org"

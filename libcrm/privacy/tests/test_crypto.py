@@ -74,8 +74,9 @@ def test_blind_index_is_deterministic_and_separated_by_context() -> None:
     a = crypto.blind_index(ring, "identifier:phone", "+8613800138000")
     assert a == crypto.blind_index(ring, "identifier:phone", "+8613800138000")
     assert a != crypto.blind_index(ring, "identifier:library_card", "+8613800138000")
-    assert a != crypto.blind_index(make_keyring(index_keys={"i1": b"\x05" * 32}),
-                                   "identifier:phone", "+8613800138000")
+    assert a != crypto.blind_index(
+        make_keyring(index_keys={"i1": b"\x05" * 32}), "identifier:phone", "+8613800138000"
+    )
 
 
 def test_blind_index_candidates_cover_every_index_key_primary_first() -> None:
@@ -90,8 +91,9 @@ def test_pseudonym_is_stable_short_and_keyed() -> None:
     key = crypto.pseudonym(ring, "6f1c3f0e-0000-4000-8000-000000000001")
     assert key == crypto.pseudonym(ring, "6f1c3f0e-0000-4000-8000-000000000001")
     assert key.startswith("pk") and len(key) == 26 and key.isalnum()
-    assert key != crypto.pseudonym(make_keyring(pseudonym_key=b"\x07" * 32),
-                                   "6f1c3f0e-0000-4000-8000-000000000001")
+    assert key != crypto.pseudonym(
+        make_keyring(pseudonym_key=b"\x07" * 32), "6f1c3f0e-0000-4000-8000-000000000001"
+    )
 
 
 @pytest.mark.parametrize(

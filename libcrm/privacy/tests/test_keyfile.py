@@ -40,7 +40,7 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
 
 def test_rotation_staging_keeps_old_keys_until_dropped() -> None:
     material = keyfile.new_key_material()
-    staged, retired_field, retired_index = keyfile.add_rotation_keys(material)
+    staged, retired_field, _retired_index = keyfile.add_rotation_keys(material)
     assert retired_field == [material["field_primary"]]
     assert set(staged["field_keys"]) == {material["field_primary"], staged["field_primary"]}
     pruned = keyfile.drop_retired_keys(staged)
