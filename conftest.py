@@ -13,6 +13,13 @@ from libcrm.privacy.actors import Actor
 _counter = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Argon2 is slow on purpose (about 0.17 s a hash); tests are about accounts, not about
+    hashing strength, and create hundreds of them."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def actor() -> Actor:
     return Actor(label="test-librarian", via="cli", ip="127.0.0.1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 
 import pytest
@@ -46,9 +47,13 @@ def test_tampered_ciphertext_is_refused() -> None:
     ring = make_keyring()
     token = crypto.encrypt(ring, "secret", "c")
     kid, body = token.split(":")
-    flipped = body[:-3] + ("A" if body[-3] != "A" else "B") + body[-2:]
-    with pytest.raises(DecryptionError):
-        crypto.decrypt(ring, f"{kid}:{flipped}", "c")
+    raw = bytearray(base64.urlsafe_b64decode(body))
+    for position in (0, crypto.NONCE_BYTES, len(raw) - 1):  # nonce, ciphertext, tag
+        tampered = bytearray(raw)
+        tampered[position] ^= 0x01
+        forged = base64.urlsafe_b64encode(bytes(tampered)).decode()
+        with pytest.raises(DecryptionError, match="failed authentication"):
+            crypto.decrypt(ring, f"{kid}:{forged}", "c")
 
 
 def test_unknown_key_id_names_the_key() -> None:
