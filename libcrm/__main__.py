@@ -15,10 +15,16 @@ def main(argv: list[str] | None = None) -> None:
     if len(argv) > 1 and not argv[1].startswith("-"):
         argv[1] = argv[1].replace("-", "_")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "libcrm.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
     argv[0] = "libcrm"
-    execute_from_command_line(argv)
+    try:
+        execute_from_command_line(argv)
+    except ImproperlyConfigured as exc:
+        # Configuration mistakes are the operator's to fix: say what and how, no traceback.
+        sys.stderr.write(f"libcrm: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

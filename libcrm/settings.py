@@ -12,8 +12,10 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from libcrm.privacy import keyfile
+from libcrm.privacy.crypto import KeyringError
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -33,12 +35,28 @@ LIBCRM_KEY_FILE = Path(
 
 # Keys come from LIBCRM_KEYS (the key file's JSON, for containers and secret stores) or from the
 # key file, which is created with owner-only permissions on first run.
-if os.environ.get("LIBCRM_KEYS"):
-    LIBCRM_KEY_SOURCE = "environment variable LIBCRM_KEYS"
-    LIBCRM_KEY_MATERIAL = json.loads(os.environ["LIBCRM_KEYS"])
-else:
-    LIBCRM_KEY_SOURCE = f"key file {LIBCRM_KEY_FILE}"
-    LIBCRM_KEY_MATERIAL = keyfile.load_or_create(LIBCRM_KEY_FILE)
+_default_sqlite = LIBCRM_DATA_DIR / "libcrm.sqlite3"
+try:
+    if os.environ.get("LIBCRM_KEYS"):
+        LIBCRM_KEY_SOURCE = "environment variable LIBCRM_KEYS"
+        try:
+            LIBCRM_KEY_MATERIAL = json.loads(os.environ["LIBCRM_KEYS"])
+        except json.JSONDecodeError as exc:
+            raise KeyringError(f"LIBCRM_KEYS is not valid JSON: {exc}") from exc
+    else:
+        LIBCRM_KEY_SOURCE = f"key file {LIBCRM_KEY_FILE}"
+        if not LIBCRM_KEY_FILE.exists() and "DATABASE_URL" not in os.environ and (
+            _default_sqlite.exists() and _default_sqlite.stat().st_size > 0
+        ):
+            # New keys cannot open data sealed with the old ones: never create them silently.
+            raise KeyringError(
+                f"the key file {LIBCRM_KEY_FILE} is missing but the database "
+                f"{_default_sqlite} already exists; restore the key file (or set LIBCRM_KEYS). "
+                "Only if the data is meant to be discarded, move the data folder away."
+            )
+        LIBCRM_KEY_MATERIAL = keyfile.load_or_create(LIBCRM_KEY_FILE)
+except KeyringError as exc:
+    raise ImproperlyConfigured(f"libcrm keys: {exc}") from None
 
 SECRET_KEY = os.environ.get("LIBCRM_SECRET_KEY") or LIBCRM_KEY_MATERIAL["secret_key"]
 DEBUG = _env_bool("LIBCRM_DEBUG", False)
@@ -103,7 +121,7 @@ TEMPLATES = [
     },
 ]
 
-_default_db = f"sqlite:///{LIBCRM_DATA_DIR / 'libcrm.sqlite3'}"
+_default_db = f"sqlite:///{_default_sqlite}"
 DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -160,6 +178,10 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less header
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# `libcrm serve` listens here unless --port says otherwise; PORT is the platform convention
+# (containers, PaaS), LIBCRM_PORT ours. Validated by the command, which names the variable.
+LIBCRM_PORT = os.environ.get("LIBCRM_PORT") or os.environ.get("PORT") or "8000"
 
 # The API refuses bodies larger than this with 413 (see libcrm.api.middleware).
 LIBCRM_API_MAX_BODY_BYTES = int(os.environ.get("LIBCRM_API_MAX_BODY_BYTES", 1_000_000))

@@ -354,16 +354,40 @@ def leave_household(actor: Actor, patron: Patron) -> Patron:
     return patron
 
 
-def rebuild_blind_indexes() -> int:
-    """Recompute every identifier and name digest under the primary index key (key rotation)."""
+def rebuild_blind_indexes(batch_size: int = 2000) -> int:
+    """Recompute every identifier and name digest under the primary index key (key rotation).
+
+    Works in primary-key batches (never updating rows under an open cursor) with one bulk
+    update and one bulk insert per batch.
+    """
     count = 0
-    for identifier in Identifier.objects.all().iterator(chunk_size=1000):
-        if identifier.value is None:
-            continue  # hash-only kinds use the stable key (see crypto.stable_digest)
-        digest = identifier_digest(identifier.kind, identifier.value)
-        Identifier.objects.filter(pk=identifier.pk).update(digest=digest)
-        count += 1
-    for patron in Patron.objects.only("pk", "name").iterator(chunk_size=1000):
-        _write_name_terms(patron)
-        count += 1
+    last = 0
+    while True:
+        batch = list(
+            Identifier.objects.filter(pk__gt=last, value__isnull=False).order_by("pk")[:batch_size]
+        )
+        if not batch:
+            break
+        for identifier in batch:
+            # Hash-only kinds (value is NULL) use the stable key and are left as they are.
+            identifier.digest = identifier_digest(identifier.kind, identifier.value)
+        Identifier.objects.bulk_update(batch, ["digest"])
+        count += len(batch)
+        last = batch[-1].pk
+    keyring = get_keyring()
+    last = 0
+    while True:
+        patrons = list(
+            Patron.objects.filter(pk__gt=last).only("pk", "name").order_by("pk")[:batch_size]
+        )
+        if not patrons:
+            break
+        NameTerm.objects.filter(patron__in=patrons).delete()
+        NameTerm.objects.bulk_create(
+            NameTerm(patron=patron, digest=crypto.blind_index(keyring, NAME_CONTEXT, term))
+            for patron in patrons
+            for term in sorted(name_terms(patron.name))
+        )
+        count += len(patrons)
+        last = patrons[-1].pk
     return count

@@ -64,8 +64,24 @@ def create_staff_member(
     return user
 
 
+def _refuse_losing_the_last_administrator(user: AbstractUser) -> None:
+    administrators = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=Role.ADMINISTRATOR)
+        .exclude(pk=user.pk)
+    )
+    if user.groups.filter(name=Role.ADMINISTRATOR).exists() and not administrators.exists():
+        raise StaffError(
+            "role", _("this is the last active administrator; appoint another one first")
+        )
+
+
 @transaction.atomic
 def change_staff_role(actor: Actor, user: AbstractUser, role: str) -> AbstractUser:
+    if actor.user_id == user.pk:
+        raise StaffError("role", _("you cannot change your own role; ask another administrator"))
+    if role != Role.ADMINISTRATOR:
+        _refuse_losing_the_last_administrator(user)
     _set_role(user, role)
     user.is_staff = role == Role.ADMINISTRATOR
     user.save(update_fields=["is_staff"])
@@ -79,6 +95,8 @@ def change_staff_role(actor: Actor, user: AbstractUser, role: str) -> AbstractUs
 def set_staff_active(actor: Actor, user: AbstractUser, active: bool) -> AbstractUser:
     if actor.user_id == user.pk and not active:
         raise StaffError("is_active", _("you cannot deactivate your own account"))
+    if not active:
+        _refuse_losing_the_last_administrator(user)
     user.is_active = active
     user.save(update_fields=["is_active"])
     record_audit_event(

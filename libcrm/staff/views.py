@@ -80,10 +80,7 @@ def staff_create(request: HttpRequest) -> HttpResponse:
 def staff_change_role(request: HttpRequest, pk: int) -> HttpResponse:
     member = _staff_member(pk)
     form = StaffRoleForm(request.POST)
-    if member.pk == request.user.pk:
-        # Taking away one's own administrator role could leave the library with none.
-        messages.error(request, _("You cannot change your own role; ask another administrator."))
-    elif not form.is_valid():
+    if not form.is_valid():
         messages.error(request, _("Choose one of the roles in the list."))
     else:
         try:

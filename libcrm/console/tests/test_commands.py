@@ -284,8 +284,8 @@ def test_serve_explains_a_port_in_use() -> None:
             call_command("serve", port=str(port), stdout=StringIO())
 
 
-def test_serve_rejects_a_bad_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PORT", "eighty")
+def test_serve_rejects_a_bad_port(settings: Any) -> None:
+    settings.LIBCRM_PORT = "eighty"  # as read from PORT / LIBCRM_PORT
     with pytest.raises(CommandError, match="PORT must be a port number, not 'eighty'"):
         call_command("serve", stdout=StringIO())
     with pytest.raises(CommandError, match="--port must be between 0 and 65535"):

@@ -131,3 +131,27 @@ def test_changes_are_posts(admin: Any, make_staff: Callable[..., Any]) -> None:
     member = make_staff("front_desk")
     assert admin.get(f"/staff/{member.pk}/active/").status_code == 405
     assert admin.get(f"/staff/{member.pk}/role/").status_code == 405
+
+
+def test_the_last_administrator_cannot_be_demoted_or_deactivated(db: Any) -> None:
+    from libcrm.privacy.actors import Actor
+    from libcrm.staff.services import (
+        StaffError,
+        change_staff_role,
+        create_staff_member,
+        set_staff_active,
+    )
+
+    system = Actor.system("test")
+    only_admin = create_staff_member(
+        system, username="sole-admin", password="quiet-reading-room-7", role="administrator"
+    )
+    with pytest.raises(StaffError, match="last active administrator"):
+        change_staff_role(system, only_admin, "analyst")
+    with pytest.raises(StaffError, match="last active administrator"):
+        set_staff_active(system, only_admin, False)
+    create_staff_member(
+        system, username="second-admin", password="quiet-reading-room-7", role="administrator"
+    )
+    change_staff_role(system, only_admin, "analyst")
+    assert not only_admin.groups.filter(name="administrator").exists()

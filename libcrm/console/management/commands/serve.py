@@ -7,7 +7,6 @@ opening it to a network. Static files are served by WhiteNoise, so no web server
 from __future__ import annotations
 
 import ipaddress
-import os
 import signal
 import threading
 from pathlib import Path
@@ -80,8 +79,7 @@ class Command(BaseCommand):
         if options["port"] is not None:
             port = port_from(str(options["port"]), "--port")
         else:
-            # PORT is the platform convention (containers, PaaS) for the port to listen on.
-            port = port_from(os.environ.get("PORT", str(DEFAULT_PORT)), "PORT")
+            port = port_from(settings.LIBCRM_PORT, "PORT")
         threads = options["threads"]
         if not 1 <= threads <= 256:
             raise CommandError(f"--threads must be between 1 and 256 (got {threads})")
