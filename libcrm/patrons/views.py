@@ -4,7 +4,9 @@ page that shows a patron's personal data is recorded in the audit trail."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
@@ -13,6 +15,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -67,10 +70,46 @@ def _to_patron(patron: Patron) -> HttpResponse:
     return redirect("console:patron-detail", uuid=patron.uuid)
 
 
+SEARCHES_KEPT = 20
+
+
+def _remember_search(request: HttpRequest, query: str) -> str:
+    """Keep what was typed in the session and return a random token naming it.
+
+    The search box takes names, phones and e-mails: sent as a GET parameter they would land in
+    the address bar, browser history, proxy and server access logs. The form is POSTed instead
+    and the results page is addressed by the token (post/redirect/get, so paging still works).
+    """
+    searches: dict[str, str] = request.session.get("patron_searches", {})
+    token = secrets.token_urlsafe(9)
+    searches[token] = query
+    request.session["patron_searches"] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return token
+
+
 @never_cache
 @permission_required(VIEW_PERSONAL)
 def patron_list(request: HttpRequest) -> HttpResponse:
-    form = PatronSearchForm(request.GET)
+    if request.method == "POST":
+        params = {
+            name: request.POST[name]
+            for name in PatronSearchForm.base_fields
+            if name != "q" and request.POST.get(name)
+        }
+        query = request.POST.get("q", "").strip()
+        if query:
+            params["s"] = _remember_search(request, query)
+        target = reverse("console:patron-list")
+        return redirect(f"{target}?{urlencode(params)}" if params else target)
+    data = request.GET.copy()
+    token = data.pop("s", [None])[-1]
+    if token:
+        query = request.session.get("patron_searches", {}).get(token)
+        if query is None:  # another session's link, or forgotten: never widen to everyone
+            messages.info(request, _("That search is no longer available; please search again."))
+            return redirect("console:patron-list")
+        data["q"] = query
+    form = PatronSearchForm(data)
     filters = form.filters()
     cards = Identifier.objects.filter(kind=IdentifierKind.LIBRARY_CARD)
     patrons = search_patrons(PatronFilters(**filters)).prefetch_related(

@@ -630,3 +630,24 @@ def test_a_refused_edit_changes_nothing(
     fresh = Patron.objects.get(pk=zhang.pk)
     assert (fresh.name, fresh.expires_on, fresh.birth_year) == ("张伟", None, 1999)
     assert not AuditEvent.objects.filter(action=AuditAction.UPDATE_PATRON).exists()
+
+
+def test_what_is_typed_in_the_search_box_never_reaches_the_url(
+    staff_client: Any, make_patron: Any, make_staff: Any
+) -> None:
+    client = staff_client("front_desk")
+    patron = make_patron(name="孙丽", identifiers=[{"kind": "phone", "value": "13911112222"}])
+    response = client.post(
+        "/patrons/", {"q": "139 1111 2222", "category": "undergraduate", "status": ""}
+    )
+    assert response.status_code == 302
+    location = response["Location"]
+    assert "1111" not in location and "q=" not in location
+    assert "category=undergraduate" in location and "s=" in location
+    page = client.get(location)
+    assert patron.name in page.content.decode()
+    assert 'value="139 1111 2222"' in page.content.decode()  # the box still shows the search
+    client.logout()  # a token from another (or an ended) session shows no one
+    client.force_login(make_staff("front_desk"))
+    again = client.get(location)
+    assert again.status_code == 302 and again["Location"] == "/patrons/"
