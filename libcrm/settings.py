@@ -45,8 +45,10 @@ try:
             raise KeyringError(f"LIBCRM_KEYS is not valid JSON: {exc}") from exc
     else:
         LIBCRM_KEY_SOURCE = f"key file {LIBCRM_KEY_FILE}"
-        if not LIBCRM_KEY_FILE.exists() and "DATABASE_URL" not in os.environ and (
-            _default_sqlite.exists() and _default_sqlite.stat().st_size > 0
+        if (
+            not LIBCRM_KEY_FILE.exists()
+            and "DATABASE_URL" not in os.environ
+            and (_default_sqlite.exists() and _default_sqlite.stat().st_size > 0)
         ):
             # New keys cannot open data sealed with the old ones: never create them silently.
             raise KeyringError(
