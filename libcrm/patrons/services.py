@@ -14,6 +14,9 @@ from libcrm.patrons import identifiers as idkinds
 from libcrm.patrons.errors import FieldProblem, PatronError
 from libcrm.patrons.models import (
     IDENTIFIER_KIND_LABELS,
+    Branch,
+    Department,
+    Discipline,
     Household,
     HouseholdRole,
     Identifier,
@@ -352,6 +355,40 @@ def leave_household(actor: Actor, patron: Patron) -> Patron:
         detail={"left": True},
     )
     return patron
+
+
+@transaction.atomic
+def define_branch(actor: Actor, code: str, name_zh: str, name_en: str) -> Branch:
+    """Create a branch (总馆, 分馆, a community point) or rename it; idempotent by code."""
+    branch, created = Branch.objects.update_or_create(
+        code=code, defaults={"name_zh": name_zh, "name_en": name_en}
+    )
+    record_audit_event(
+        actor, AuditAction.CHANGE_ORGANISATION, target=f"branch:{code}", detail={"created": created}
+    )
+    return branch
+
+
+@transaction.atomic
+def define_department(
+    actor: Actor, code: str, name_zh: str, name_en: str, discipline: str = ""
+) -> Department:
+    """Create a department (院系) or change its names or discipline; idempotent by code."""
+    if discipline and discipline not in Discipline.values:
+        raise PatronError.single(
+            "discipline",
+            _("must be one of: %(choices)s") % {"choices": ", ".join(Discipline.values)},
+        )
+    department, created = Department.objects.update_or_create(
+        code=code, defaults={"name_zh": name_zh, "name_en": name_en, "discipline": discipline}
+    )
+    record_audit_event(
+        actor,
+        AuditAction.CHANGE_ORGANISATION,
+        target=f"department:{code}",
+        detail={"created": created},
+    )
+    return department
 
 
 def rebuild_blind_indexes(batch_size: int = 2000) -> int:

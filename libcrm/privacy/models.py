@@ -28,6 +28,7 @@ class AuditAction(models.TextChoices):
     CREATE_STAFF = "create_staff", _("Created a staff account")
     CHANGE_STAFF = "change_staff", _("Changed a staff account")
     ROTATE_KEYS = "rotate_keys", _("Rotated encryption keys")
+    CHANGE_ORGANISATION = "change_organisation", _("Changed a branch or department")
     DENIED = "denied", _("Access denied")
 
 

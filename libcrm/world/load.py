@@ -17,6 +17,8 @@ from libcrm.patrons.models import Branch, Department, Household
 from libcrm.patrons.services import (
     IdentifierInput,
     create_household,
+    define_branch,
+    define_department,
     join_household,
     register_patron,
 )
@@ -60,20 +62,13 @@ def load_demo(
     started = time.perf_counter()
     with transaction.atomic():
         branches = {
-            spec.code: Branch.objects.update_or_create(
-                code=spec.code, defaults={"name_zh": spec.name_zh, "name_en": spec.name_en}
-            )[0]
+            spec.code: define_branch(actor, spec.code, spec.name_zh, spec.name_en)
             for spec in library.branches
         }
         departments = {
-            spec.code: Department.objects.update_or_create(
-                code=spec.code,
-                defaults={
-                    "name_zh": spec.name_zh,
-                    "name_en": spec.name_en,
-                    "discipline": spec.discipline,
-                },
-            )[0]
+            spec.code: define_department(
+                actor, spec.code, spec.name_zh, spec.name_en, spec.discipline
+            )
             for spec in library.departments
         }
         households = [
