@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,3 +72,27 @@ def staff_client(client: Any, make_staff: Callable[..., Any]) -> Callable[[str],
         return client
 
     return signed_in
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the session's key file, in force for this test only (for tests that
+    rotate keys or break the key file on purpose)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from libcrm.privacy import keyfile
+    from libcrm.privacy.keys import reload_keyring
+
+    path = tmp_path / "keys" / "libcrm-keys.json"
+    material = json.loads(json.dumps(settings.LIBCRM_KEY_MATERIAL))
+    keyfile.write_atomic(path, material)
+    with override_settings(
+        LIBCRM_HOME=tmp_path,
+        LIBCRM_KEY_FILE=path,
+        LIBCRM_KEY_MATERIAL=material,
+        LIBCRM_KEY_SOURCE=f"key file {path}",
+    ):
+        reload_keyring()
+        yield path
+    reload_keyring()

@@ -5,7 +5,6 @@ Key-related checks run against a private copy of the session's key file.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -14,43 +13,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
-from django.test import override_settings
 
 from libcrm.console import doctor
 from libcrm.console.doctor import Finding, Status
 from libcrm.patrons.models import Patron
 from libcrm.privacy import keyfile, rotation
-from libcrm.privacy.keys import reload_keyring
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def key_file(tmp_path: Path) -> Iterator[Path]:
-    """A private copy of the session's key file, in force for this test only."""
-    path = tmp_path / "keys" / "libcrm-keys.json"
-    material = json.loads(json.dumps(settings.LIBCRM_KEY_MATERIAL))
-    keyfile.write_atomic(path, material)
-    with override_settings(
-        LIBCRM_HOME=tmp_path,
-        LIBCRM_KEY_FILE=path,
-        LIBCRM_KEY_MATERIAL=material,
-        LIBCRM_KEY_SOURCE=f"key file {path}",
-    ):
-        reload_keyring()
-        yield path
-    reload_keyring()
 
 
 @pytest.fixture

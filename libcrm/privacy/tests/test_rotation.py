@@ -10,13 +10,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
@@ -34,23 +33,6 @@ PHONE = "138 0013 8000"
 EMAIL = "Zhang.Wei@Example.org"
 OPENID = "oMdL7abcdefghijklmnopqrstuv"
 CARD = "TC-ROT-0001"
-
-
-@pytest.fixture
-def key_file(tmp_path: Path) -> Iterator[Path]:
-    """A private copy of the session's key file, in force for this test only."""
-    path = tmp_path / "keys" / "libcrm-keys.json"
-    material = json.loads(json.dumps(settings.LIBCRM_KEY_MATERIAL))
-    keyfile.write_atomic(path, material)
-    with override_settings(
-        LIBCRM_HOME=tmp_path,
-        LIBCRM_KEY_FILE=path,
-        LIBCRM_KEY_MATERIAL=material,
-        LIBCRM_KEY_SOURCE=f"key file {path}",
-    ):
-        reload_keyring()
-        yield path
-    reload_keyring()
 
 
 @pytest.fixture
