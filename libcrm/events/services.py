@@ -1,0 +1,72 @@
+"""Writes to this installation's event store: the functions the ingestion pipeline, the CLI,
+the privacy workflows and identity resolution call. The store lives in
+``settings.LIBCRM_EVENT_STORE_DIR``; one :class:`EventStore` is kept per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from libcrm.events.ledger import DjangoLedger
+from libcrm.events.store import (
+    AppendReport,
+    EventStore,
+    Progress,
+    RetentionRule,
+    RewriteReport,
+)
+from libcrm.events.store.aliases import RekeyReport
+from libcrm.events.store.compaction import CompactionReport
+from libcrm.events.store.store import AppendInput
+
+_stores: dict[Path, EventStore] = {}
+_guard = threading.Lock()
+
+
+def event_store() -> EventStore:
+    """The store of this installation (created, and recovered if need be, on first use)."""
+    root = Path(settings.LIBCRM_EVENT_STORE_DIR).resolve()
+    with _guard:
+        store = _stores.get(root)
+        if store is None:
+            store = _stores[root] = EventStore(root, DjangoLedger())
+        return store
+
+
+def append_events(
+    data: AppendInput,
+    *,
+    source: str,
+    batch_rows: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> AppendReport:
+    """Append pseudonymised events (see :meth:`EventStore.append`). Call outside a
+    transaction: each ledger batch commits on its own, which is what makes a re-run after a
+    crash add exactly what is missing."""
+    return event_store().append(data, source=source, batch_rows=batch_rows, on_progress=on_progress)
+
+
+def erase_patron_events(patron_key: str) -> RewriteReport:
+    """Remove every event of a patron (right to erasure); the caller audits it."""
+    return event_store().erase_patron(patron_key)
+
+
+def apply_event_retention(
+    rules: Sequence[RetentionRule], *, now: datetime | None = None
+) -> RewriteReport:
+    return event_store().apply_retention(rules, now=now)
+
+
+def merge_patron_events(old_patron_key: str, new_patron_key: str) -> RekeyReport:
+    """After an identity merge: ``old_patron_key``'s events become ``new_patron_key``'s."""
+    return event_store().rekey(old_patron_key, new_patron_key)
+
+
+def compact_events(months: Iterable[tuple[int, int]] | None = None) -> CompactionReport:
+    """Sort and merge small files (run after big imports, or nightly)."""
+    return event_store().compact(months)
