@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "libcrm.patrons",
     "libcrm.catalog",
     "libcrm.events",
+    "libcrm.ingest",
     "libcrm.api",
     "libcrm.insight",
     "libcrm.world",
@@ -193,6 +194,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(LIBCRM_API_MAX_BODY_BYTES, 2_621_440)
 LIBCRM_EVENT_STORE_DIR = Path(
     os.environ.get("LIBCRM_EVENT_STORE_DIR", LIBCRM_DATA_DIR / "events")
 ).resolve()
+
+# Files staff upload for import in the console wait here between the mapping, preview and import
+# steps (private: mode 0700, never served); larger files are refused before they are stored.
+LIBCRM_UPLOAD_DIR = Path(os.environ.get("LIBCRM_UPLOAD_DIR", LIBCRM_DATA_DIR / "uploads")).resolve()
+LIBCRM_UPLOAD_MAX_BYTES = int(os.environ.get("LIBCRM_UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
+
+# Ingestion: an identifier no patron holds creates a provisional patron ("provisional", so
+# nothing is lost) or refuses the row ("reject"). The NDJSON API takes bodies up to this size.
+LIBCRM_INGEST_UNKNOWN = os.environ.get("LIBCRM_INGEST_UNKNOWN", "provisional")
+LIBCRM_INGEST_MAX_BODY_BYTES = int(os.environ.get("LIBCRM_INGEST_MAX_BODY_BYTES", 64 * 1024 * 1024))
 
 # Aggregates shown to staff hide groups smaller than this (k-anonymity style suppression).
 LIBCRM_MIN_GROUP_SIZE = int(os.environ.get("LIBCRM_MIN_GROUP_SIZE", 5))

@@ -11,6 +11,9 @@ from django.utils.translation import gettext as _
 
 from libcrm.api.errors import error_response
 
+# Event batches are legitimately large: their route has its own, higher limit.
+INGEST_PREFIX = "/api/v1/events/"
+
 
 class BoundedApiPayloadMiddleware:
     """Answer 413 in the API's error shape when Content-Length exceeds
@@ -23,7 +26,11 @@ class BoundedApiPayloadMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/api/"):
-            limit = settings.LIBCRM_API_MAX_BODY_BYTES
+            limit = (
+                settings.LIBCRM_INGEST_MAX_BODY_BYTES
+                if request.path.startswith(INGEST_PREFIX)
+                else settings.LIBCRM_API_MAX_BODY_BYTES
+            )
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -15,6 +15,7 @@ class Scope(models.TextChoices):
     PATRONS_READ = "patrons:read", _("Read patrons (identifiers masked)")
     PATRONS_WRITE = "patrons:write", _("Create and change patrons")
     PATRONS_REVEAL = "patrons:reveal", _("Read identifiers in full")
+    EVENTS_WRITE = "events:write", _("Import interaction events")
 
 
 class ApiToken(models.Model):

@@ -22,6 +22,8 @@ from libcrm.patrons.models import (
     Identifier,
     NameTerm,
     Patron,
+    PatronCategory,
+    PatronStatus,
 )
 from libcrm.patrons.names import name_terms
 from libcrm.patrons.validation import clean_patron_fields
@@ -355,6 +357,63 @@ def leave_household(actor: Actor, patron: Patron) -> Patron:
         detail={"left": True},
     )
     return patron
+
+
+@dataclass(frozen=True)
+class ProvisionalIdentifier:
+    """A normalised identifier met in ingested data that no patron holds yet."""
+
+    kind: str
+    normal: str
+    digest: str
+
+
+@transaction.atomic
+def register_provisional_patrons(
+    actor: Actor, identifiers: Iterable[ProvisionalIdentifier], *, source: str
+) -> dict[str, str]:
+    """One provisional patron per unknown identifier, in bulk (ingestion meets thousands).
+
+    Nothing is lost: the events land under the new patron's key, and the patron waits in the
+    registry, status provisional, for staff or identity resolution to link them to the person
+    they are. Returns ``{digest: patron_key}``. One audit record per call, with counts only.
+    """
+    wanted = list({i.digest: i for i in identifiers}.values())
+    if not wanted:
+        return {}
+    keyring = get_keyring()
+    patrons = []
+    for _identifier in wanted:
+        patron = Patron(name="", category=PatronCategory.VISITOR, status=PatronStatus.PROVISIONAL)
+        patron.patron_key = crypto.pseudonym(keyring, str(patron.uuid))
+        patrons.append(patron)
+    Patron.objects.bulk_create(patrons)
+    if any(p.pk is None for p in patrons):  # backends that do not return ids from bulk inserts
+        by_key = dict(
+            Patron.objects.filter(patron_key__in=[p.patron_key for p in patrons]).values_list(
+                "patron_key", "pk"
+            )
+        )
+        for patron in patrons:
+            patron.pk = by_key[patron.patron_key]
+    Identifier.objects.bulk_create(
+        Identifier(
+            patron=patron,
+            kind=i.kind,
+            digest=i.digest,
+            source=source[:64],
+            verified=False,
+            value=None if i.kind in idkinds.HASH_ONLY_KINDS else i.normal,
+        )
+        for patron, i in zip(patrons, wanted, strict=True)
+    )
+    record_audit_event(
+        actor,
+        AuditAction.CREATE_PATRON,
+        target=f"ingest:{source}"[:120],
+        detail={"provisional": len(patrons), "source": source},
+    )
+    return {i.digest: p.patron_key for p, i in zip(patrons, wanted, strict=True)}
 
 
 @transaction.atomic

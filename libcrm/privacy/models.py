@@ -29,6 +29,7 @@ class AuditAction(models.TextChoices):
     CHANGE_STAFF = "change_staff", _("Changed a staff account")
     ROTATE_KEYS = "rotate_keys", _("Rotated encryption keys")
     CHANGE_ORGANISATION = "change_organisation", _("Changed a branch or department")
+    INGEST_EVENTS = "ingest_events", _("Imported interaction data")
     DENIED = "denied", _("Access denied")
 
 
