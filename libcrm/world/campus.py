@@ -216,3 +216,43 @@ DORMITORIES = {
     "postgraduate": ("研究生公寓", "博士生公寓"),
     "foreign": ("留学生公寓",),
 }
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """A gate (turnstile or card-reader door) and the branch, and space, behind it."""
+
+    gate: str
+    branch: str
+    space: str | None
+    name_zh: str
+
+
+GATES: tuple[GateSpec, ...] = (
+    GateSpec("ZG-E1", MAIN, None, "总馆东门闸机"),
+    GateSpec("ZG-S2", MAIN, None, "总馆南门闸机"),
+    GateSpec("LG-01", SCIENCE, None, "理工分馆闸机"),
+    GateSpec("YX-01", MEDICAL, None, "医学分馆闸机"),
+    GateSpec("ZZ-24", SELF_SERVICE, "自助阅览区", "24小时自助图书馆门禁"),
+    GateSpec("SQ-01", COMMUNITY, None, "学府社区服务点门禁"),
+)
+
+#: Opening hours as (opening, closing) minutes after midnight; the self-service library never
+#: closes.
+OPENING_HOURS: dict[str, tuple[int, int]] = {
+    MAIN: (7 * 60 + 30, 22 * 60 + 30),
+    SCIENCE: (8 * 60, 22 * 60),
+    MEDICAL: (8 * 60, 22 * 60),
+    SELF_SERVICE: (0, 24 * 60),
+    COMMUNITY: (9 * 60, 20 * 60),
+}
+CAMPUS_BRANCHES = (MAIN, SCIENCE, MEDICAL)
+
+#: Bookable spaces (研讨间, 座位区) by branch: what seat-booking events name.
+SPACES: dict[str, tuple[str, ...]] = {
+    MAIN: ("研讨间A", "研讨间B", "三楼自习区", "四楼安静区", "多媒体室"),
+    SCIENCE: ("研讨间1", "二楼自习区", "创客空间"),
+    MEDICAL: ("研讨间", "自习区"),
+    SELF_SERVICE: ("自助阅览区", "夜间自习座位"),
+    COMMUNITY: ("亲子阅读区",),
+}

@@ -42,7 +42,7 @@ CAMPUS_CATEGORIES = frozenset({"undergraduate", "postgraduate", "faculty", "staf
 # Published on purpose: every demo staff account shares it (never load the demo in production).
 DEMO_PASSWORD = "libcrm-demo-2026"  # noqa: S105
 
-_MOBILE_PREFIXES = (
+MOBILE_PREFIXES = (
     "130",
     "131",
     "132",
@@ -82,9 +82,9 @@ _MOBILE_PREFIXES = (
     "198",
     "199",
 )
-_OPENID_ALPHABET = string.ascii_letters + string.digits + "-_"
+OPENID_ALPHABET = string.ascii_letters + string.digits + "-_"
 # Every openid issued by one official account shares its first characters.
-_OPENID_PREFIX = "oMdL7"
+OPENID_PREFIX = "oMdL7"
 
 _NOTES = (
     "偏好夜间到馆，常用24小时自助图书馆",
@@ -112,7 +112,7 @@ class PatronSpec:
 
     name: str
     gender: str
-    birth_year: int
+    birth_year: int | None
     category: str
     registered_on: date
     expires_on: date | None = None
@@ -511,15 +511,15 @@ class _World:
 
     def _phone(self) -> str:
         while True:
-            phone = self.rng.choice(_MOBILE_PREFIXES) + f"{self.rng.randint(0, 10**8 - 1):08d}"
+            phone = self.rng.choice(MOBILE_PREFIXES) + f"{self.rng.randint(0, 10**8 - 1):08d}"
             if phone not in self._phones:
                 self._phones.add(phone)
                 return phone
 
     def _openid(self) -> str:
         while True:
-            tail = "".join(self.rng.choices(_OPENID_ALPHABET, k=28 - len(_OPENID_PREFIX)))
-            openid = _OPENID_PREFIX + tail
+            tail = "".join(self.rng.choices(OPENID_ALPHABET, k=28 - len(OPENID_PREFIX)))
+            openid = OPENID_PREFIX + tail
             if openid not in self._openids:
                 self._openids.add(openid)
                 return openid

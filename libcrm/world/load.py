@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from libcrm.patrons.errors import PatronError
-from libcrm.patrons.models import Branch, Department, Household
+from libcrm.patrons.models import Branch, Department, Household, Patron
 from libcrm.patrons.services import (
     IdentifierInput,
     create_household,
@@ -43,6 +43,7 @@ class LoadReport:
     staff_created: tuple[StaffSpec, ...]
     staff_kept: tuple[StaffSpec, ...]  # usernames that already existed are left untouched
     seconds: float
+    patron_keys: tuple[str, ...] = ()  # of library.patrons, in order
 
 
 def demo_loaded() -> bool:
@@ -75,8 +76,9 @@ def load_demo(
             create_household(actor, spec.label, spec.address) for spec in library.households
         ]
         total = len(library.patrons)
+        keys = []
         for done, spec in enumerate(library.patrons, start=1):
-            _register(actor, spec, branches, departments, households)
+            keys.append(_register(actor, spec, branches, departments, households).patron_key)
             if progress is not None:
                 progress(done, total)
         created, kept = _create_staff(actor, library.staff, password)
@@ -88,6 +90,7 @@ def load_demo(
         staff_created=created,
         staff_kept=kept,
         seconds=time.perf_counter() - started,
+        patron_keys=tuple(keys),
     )
 
 
@@ -97,7 +100,7 @@ def _register(
     branches: dict[str, Branch],
     departments: dict[str, Department],
     households: list[Household],
-) -> None:
+) -> Patron:
     fields = spec.fields()
     # Instances rather than codes: the services accept both, and this saves a query per patron.
     fields["department"] = departments.get(spec.department)
@@ -113,6 +116,7 @@ def _register(
     except PatronError as exc:
         # Only possible when the database already holds one of the generated identifiers.
         raise DemoError(f"could not register demo patron {spec.name}: {exc}") from exc
+    return patron
 
 
 def _create_staff(

@@ -16,7 +16,8 @@ from libcrm.patrons.selectors import PatronFilters, find_patron_by_identifier, s
 from libcrm.privacy.models import AuditAction, AuditEvent
 from libcrm.staff.roles import Role, role_of
 from libcrm.world import campus
-from libcrm.world.generate import DEMO_PASSWORD, generate
+from libcrm.world.generate import DEMO_PASSWORD
+from libcrm.world.world import WorldConfig, build_people
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +25,16 @@ SIZE, SEED = 60, 3
 
 
 def _demo(**options: Any) -> str:
+    """The registry part of the demo (``--days 0``: no behaviour, no files to ingest)."""
     out = StringIO()
-    call_command("demo", stdout=out, **{"patrons": SIZE, "seed": SEED, **options})
+    call_command("demo", stdout=out, **{"patrons": SIZE, "seed": SEED, "days": 0, **options})
     return out.getvalue()
 
 
 def test_demo_registers_patrons_households_and_staff_through_the_services() -> None:
     output = _demo()
-    expected = generate(SIZE, SEED, timezone.localdate())
+    config = WorldConfig(until=timezone.localdate(), patrons=SIZE, seed=SEED, days=0)
+    expected = build_people(config).registry()
 
     assert Patron.objects.count() == SIZE
     assert sorted(p.name for p in Patron.objects.all()) == sorted(p.name for p in expected.patrons)
