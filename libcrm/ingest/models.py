@@ -24,6 +24,15 @@ class IngestionRun(models.Model):
     source = models.CharField(max_length=64)
     format = models.CharField(max_length=32)
     file_name = models.CharField(max_length=255, blank=True)
+    content_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    same_as = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="An identical file already imported in full: nothing was read again.",
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -84,7 +85,11 @@ def ingest_file(
         file_name=name[:255],
         actor_id=actor.user_id,
         actor_label=actor.label[:150],
+        content_digest=_file_digest(path),
     )
+    earlier = _identical_complete_run(run)
+    if earlier is not None:
+        return _finish_as_repeat(actor, run, earlier)
     report = RejectReport(reject_report_path(run))
     try:
         chunks = reader(path, source=source, tz=tz, **options)
@@ -133,6 +138,67 @@ def ingest_file(
 
 class BodyTooLarge(IngestError):
     pass
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes: hashing runs at disk speed, parsing does not."""
+    sha = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 22):
+                sha.update(block)
+    except OSError:
+        return ""
+    return sha.hexdigest()
+
+
+def _identical_complete_run(run: IngestionRun) -> IngestionRun | None:
+    """An earlier import of the very same bytes, from the same source in the same format, that
+    completed with nothing rejected: reading it again could only find duplicates. (A run with
+    rejects is read again: rows refused before may land now, e.g. once a patron exists.)"""
+    if not run.content_digest:
+        return None
+    return (
+        IngestionRun.objects.filter(
+            content_digest=run.content_digest,
+            source=run.source,
+            format=run.format,
+            status=RunStatus.COMPLETED,
+            rejected=0,
+            same_as__isnull=True,
+        )
+        .exclude(pk=run.pk)
+        .order_by("started_at")
+        .first()
+    )
+
+
+def _finish_as_repeat(actor: Actor, run: IngestionRun, earlier: IngestionRun) -> IngestionRun:
+    run.same_as = earlier
+    run.received = earlier.received
+    run.duplicates = earlier.received
+    run.status = RunStatus.COMPLETED
+    run.notices = [
+        _("This file was already imported in full on %(when)s (run %(run)s); nothing was added.")
+        % {
+            "when": timezone.localtime(earlier.started_at).strftime("%Y-%m-%d %H:%M"),
+            "run": earlier.pk,
+        }
+    ]
+    run.finished_at = timezone.now()
+    run.save()
+    record_audit_event(
+        actor,
+        AuditAction.INGEST_EVENTS,
+        target=f"ingestion:{run.pk}",
+        detail={
+            "source": run.source,
+            "format": run.format,
+            "added": 0,
+            "repeat_of": str(earlier.pk),
+        },
+    )
+    return run
 
 
 def ingest_stream(

@@ -288,3 +288,30 @@ def test_rest_endpoint_takes_gzip_ndjson_with_the_right_scope(
     )
     assert too_big.status_code == 413
     assert too_big.json()["error"]["code"] == "payload_too_large"
+
+
+def test_an_identical_file_is_recognised_without_being_read_again(
+    tmp_path: Path, make_patron: Callable[..., Any], actor: Actor
+) -> None:
+    make_patron(identifiers=[{"kind": "library_card", "value": "LC0001"}])
+    clean = ndjson(
+        tmp_path / "i.ndjson",
+        [event("library_card", "LC0001", f"2026-08-{d:02d}T08:00:00+08:00") for d in range(1, 11)],
+    )
+    first = ingest_file(actor, clean, format="ndjson", source="x")
+    again = ingest_file(actor, clean, format="ndjson", source="x")
+    assert again.same_as == first and (again.added, again.duplicates) == (0, 10)
+    assert "already imported" in again.notices[0]
+    # A file with rejects is read again: what was refused may land now.
+    with_bad = ndjson(
+        tmp_path / "j.ndjson",
+        [
+            event("library_card", "LC0001", "2026-07-01T08:00:00+08:00"),
+            event("library_card", "LC7777", "2026-07-02T08:00:00+08:00"),
+        ],
+    )
+    refused = ingest_file(actor, with_bad, format="ndjson", source="x", unknown="reject")
+    assert refused.rejected == 1
+    make_patron(identifiers=[{"kind": "library_card", "value": "LC7777"}])
+    retried = ingest_file(actor, with_bad, format="ndjson", source="x", unknown="reject")
+    assert retried.same_as is None and (retried.added, retried.rejected) == (1, 0)
