@@ -3,18 +3,32 @@ number to its top class, labelled in the reader's language."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import get_language
 
-from libcrm.catalog.classification import Scheme, notation, parse_code
+from libcrm.catalog.classification import ClassNumber, Scheme, notation, parse_code
+from libcrm.catalog.errors import InvalidClassNumber
 from libcrm.catalog.models import CatalogImport, Classification, Item
 
 
 def item_by_id(item_id: str) -> Item | None:
     """The item events know as ``item_id`` ("ils:000123"), with its named class."""
     return Item.objects.select_related("classification").filter(item_id=item_id).first()
+
+
+def item_titles(item_ids: Iterable[str]) -> dict[str, str]:
+    """Titles of the items events point at, in one query: ``{item_id: title}``; ids the
+    catalogue does not hold (e-resources, programmes) are simply absent."""
+    wanted = {i for i in item_ids if i}
+    if not wanted:
+        return {}
+    rows = Item.objects.filter(item_id__in=wanted).values_list("item_id", "title", "subtitle")
+    return {
+        item_id: f"{title} : {subtitle}" if subtitle else title for item_id, title, subtitle in rows
+    }
 
 
 def items_in_class(scheme: Scheme | str, code: str) -> QuerySet[Item]:
@@ -57,6 +71,40 @@ def class_rollup(scheme: Scheme | str, code: str, language: str | None = None) -
     )
     top = path[0] if path and path[0].code == number.top else None
     return ClassRollup(number.scheme, number.code, top, path)
+
+
+def class_labels(codes: Iterable[str], language: str | None = None) -> dict[str, ClassLabel]:
+    """The nearest named class of each class number events carry (``subject``), in one query.
+
+    Events do not say which scheme their code belongs to; CLC is tried first (the scheme of
+    Chinese libraries), then DDC for numbers and LCC for letters. Codes that are not notation
+    of any scheme, or whose classes are not loaded, are absent from the answer.
+    """
+    numbers: dict[str, ClassNumber] = {}
+    for code in {c for c in codes if c}:
+        for scheme in (Scheme.CLC, Scheme.DDC, Scheme.LCC):
+            try:
+                numbers[code] = parse_code(scheme, code)
+                break
+            except InvalidClassNumber:
+                continue
+    if not numbers:
+        return {}
+    chinese = (language or get_language() or "").lower().startswith("zh")
+    query = Q()
+    for scheme in {n.scheme for n in numbers.values()}:
+        steps = {step for n in numbers.values() if n.scheme is scheme for step in n.path}
+        query |= Q(scheme=scheme.value, code__in=steps)
+    named = {(n.scheme, n.code): n for n in Classification.objects.filter(query)}
+    labels: dict[str, ClassLabel] = {}
+    for code, number in numbers.items():
+        for step in reversed(number.path):
+            node = named.get((number.scheme.value, step))
+            if node is not None:
+                label = node.label_zh if chinese else node.label_en
+                labels[code] = ClassLabel(node.code, notation(number.scheme, node.code), label)
+                break
+    return labels
 
 
 def classification_node(scheme: Scheme | str, code: str) -> Classification | None:

@@ -3,6 +3,8 @@
 from django.urls import path
 
 from libcrm.console import views as console
+from libcrm.console.events_views import overview as events
+from libcrm.console.events_views import runs, timeline, upload
 from libcrm.patrons import views as patrons
 from libcrm.privacy import views as privacy
 from libcrm.staff import views as staff
@@ -11,6 +13,8 @@ app_name = "console"
 
 _identifier = "patrons/<uuid:uuid>/identifiers/<int:pk>"
 _household = "patrons/<uuid:uuid>/household"
+_upload = "events/upload/<str:upload_id>"
+_run = "events/ingestions/<uuid:run_id>"
 
 urlpatterns = [
     path("", console.home, name="home"),
@@ -19,12 +23,23 @@ urlpatterns = [
     path("patrons/<uuid:uuid>/", patrons.patron_detail, name="patron-detail"),
     path("patrons/<uuid:uuid>/edit/", patrons.patron_edit, name="patron-edit"),
     path("patrons/<uuid:uuid>/identifiers/", patrons.identifier_add, name="patron-identifier-add"),
+    path("patrons/<uuid:uuid>/timeline/", timeline.patron_timeline, name="patron-timeline"),
+    path("patrons/<uuid:uuid>/activity/", timeline.patron_activity, name="patron-activity"),
     path(f"{_identifier}/reveal/", patrons.identifier_reveal, name="patron-identifier-reveal"),
     path(f"{_identifier}/verify/", patrons.identifier_verify, name="patron-identifier-verify"),
     path(f"{_identifier}/remove/", patrons.identifier_remove, name="patron-identifier-remove"),
     path(f"{_household}/create/", patrons.household_create, name="patron-household-create"),
     path(f"{_household}/join/", patrons.household_join, name="patron-household-join"),
     path(f"{_household}/leave/", patrons.household_leave, name="patron-household-leave"),
+    path("events/", events.store_overview, name="events-overview"),
+    path("events/ingestions/", runs.run_list, name="events-runs"),
+    path(f"{_run}/", runs.run_detail, name="events-run"),
+    path(f"{_run}/rejects.csv", runs.run_rejects, name="events-run-rejects"),
+    path("events/upload/", upload.upload_start, name="events-upload"),
+    path(f"{_upload}/", upload.upload_mapping, name="events-upload-mapping"),
+    path(f"{_upload}/preview/", upload.upload_preview, name="events-upload-preview"),
+    path(f"{_upload}/import/", upload.upload_import, name="events-upload-import"),
+    path(f"{_upload}/discard/", upload.upload_cancel, name="events-upload-cancel"),
     path("audit/", privacy.audit_list, name="audit"),
     path("staff/", staff.staff_list, name="staff-list"),
     path("staff/new/", staff.staff_create, name="staff-create"),

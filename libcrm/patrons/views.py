@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from libcrm.console.access import permission_required
+from libcrm.console.events_views.timeline import patron_events_context
 from libcrm.patrons import services
 from libcrm.patrons.errors import PatronError
 from libcrm.patrons.forms import (
@@ -158,6 +159,7 @@ def _render_detail(
         "identifier_form": IdentifierForm(),
         "household_create_form": HouseholdCreateForm(),
         "household_join_form": HouseholdJoinForm(),
+        **patron_events_context(request, patron),
         **forms,
     }
     return render(request, "patrons/patron_detail.html", context)

@@ -30,6 +30,7 @@ class AuditAction(models.TextChoices):
     ROTATE_KEYS = "rotate_keys", _("Rotated encryption keys")
     CHANGE_ORGANISATION = "change_organisation", _("Changed a branch or department")
     INGEST_EVENTS = "ingest_events", _("Imported interaction data")
+    EXPORT = "export", _("Exported data")
     DENIED = "denied", _("Access denied")
 
 

@@ -31,6 +31,11 @@ AGGREGATES = "patrons.view_aggregates"
 BROWSE_AUDIT = "privacy.browse_audit"
 MANAGE_TOKENS = "api.manage_tokens"
 MANAGE_STAFF = "staff.manage_staff"
+# Model permissions of the event store and the ingestion pipeline: seeing the store's ledger is
+# seeing the store (overview, ingestion history); adding an ingestion run is importing a file,
+# which also gives its reject report.
+VIEW_EVENT_STORE = "events.view_eventbatch"
+IMPORT_EVENTS = "ingest.add_ingestionrun"
 
 _READ_PERSONAL = [VIEW_PATRONS, VIEW_PERSONAL]
 _EDIT = [ADD_PATRON, CHANGE_PATRON, REVEAL]
@@ -40,16 +45,18 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_READ_PERSONAL,
         *_EDIT,
         AGGREGATES,
+        VIEW_EVENT_STORE,
+        IMPORT_EVENTS,
         BROWSE_AUDIT,
         MANAGE_TOKENS,
         MANAGE_STAFF,
     ],
-    Role.USER_RELATIONS: [*_READ_PERSONAL, *_EDIT, AGGREGATES],
+    Role.USER_RELATIONS: [*_READ_PERSONAL, *_EDIT, AGGREGATES, VIEW_EVENT_STORE, IMPORT_EVENTS],
     Role.FRONT_DESK: [*_READ_PERSONAL, *_EDIT],
     Role.SUBJECT_LIAISON: [*_READ_PERSONAL, AGGREGATES],
     Role.ACQUISITIONS: [*_READ_PERSONAL, AGGREGATES],
     # Analysts see aggregates and pseudonymous keys only, never a patron's personal data.
-    Role.ANALYST: [AGGREGATES],
+    Role.ANALYST: [AGGREGATES, VIEW_EVENT_STORE],
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from libcrm.patrons.age import AGE_BAND_LABELS, age_band
@@ -26,6 +27,29 @@ def bar_percent(count: int | None, largest: int) -> int:
     if not count or not largest:
         return 0
     return max(1, round(100 * count / largest))
+
+
+@register.filter
+def ingest_format(code: str) -> str:
+    """What an ingestion format is called (``tabular`` → "Spreadsheet (CSV or XLSX)")."""
+    from libcrm.console.events_views.labels import format_label
+
+    return format_label(code)
+
+
+@register.filter
+def short_count(count: int | None) -> str:
+    """A count short enough for a chart label: 12,345 → "12k" (English) or "1.2万" (Chinese)."""
+    if count is None:
+        return ""
+    chinese = (get_language() or "").startswith("zh")
+    steps = ((100_000_000, "亿"), (10_000, "万")) if chinese else ((1_000_000, "M"), (1_000, "k"))
+    for size, unit in steps:
+        if count >= size:
+            value = count / size
+            text = f"{value:.1f}".rstrip("0").rstrip(".") if value < 10 else f"{value:.0f}"
+            return f"{text}{unit}"
+    return f"{count:,}"
 
 
 @register.filter
