@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from libcrm.ingest.models import IngestionRun
@@ -18,7 +19,7 @@ def ingestion_runs() -> QuerySet[IngestionRun]:
 def get_run(run_id: UUID | str) -> IngestionRun | None:
     try:
         return IngestionRun.objects.filter(pk=run_id).first()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, ValidationError):  # not a UUID
         return None
 
 

@@ -282,7 +282,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {spec.username:<14}{role:<26}{spec.display_name}{note}")
         self.stdout.write("")
         self.stdout.write(
-            f"Run `libcrm serve`, then sign in at http://127.0.0.1:8000{_login_path()}"
+            f"Run `libcrm serve`, then sign in at "
+            f"http://127.0.0.1:{settings.LIBCRM_PORT}{_login_path()}"
         )
         if password_known:
             self.stdout.write(
