@@ -256,3 +256,60 @@ def test_search_combines_text_and_filters(make_patron: Callable[..., Any]) -> No
     assert list(search_patrons(PatronFilters(query="张伟"))) == [a]
     assert list(search_patrons(PatronFilters(query="zhang wei", category="faculty"))) == [b]
     assert list(search_patrons(PatronFilters(query="nobody at all"))) == []
+
+
+def test_bulk_registration_applies_every_rule_and_audits_each_patron(actor: Actor) -> None:
+    household = services.create_household(actor, "李家")
+    patrons = services.register_patrons_bulk(
+        actor,
+        [
+            services.PatronEntry(
+                {"name": "李雷", "category": "resident"},
+                [{"kind": "phone", "value": "13700000001"}],
+                household=household,
+                household_role="head",
+            ),
+            services.PatronEntry(
+                {"name": "韩梅梅", "category": "undergraduate"},
+                [{"kind": "library_card", "value": "LC0099"}],
+            ),
+        ],
+    )
+    assert [p.name for p in patrons] == ["李雷", "韩梅梅"]
+    assert find_patron_by_identifier("phone", "137 0000 0001") == patrons[0]
+    assert list(search_patrons(PatronFilters(query="han mei mei"))) == [patrons[1]]
+    assert household_members(household) == [patrons[0]]
+    assert AuditEvent.objects.filter(action=AuditAction.CREATE_PATRON).count() == 2
+    assert AuditEvent.objects.filter(
+        action=AuditAction.CHANGE_HOUSEHOLD, patron=patrons[0]
+    ).exists()
+
+
+def test_bulk_registration_is_all_or_nothing_with_indexed_paths(
+    actor: Actor, make_patron: Callable[..., Any]
+) -> None:
+    make_patron(identifiers=[{"kind": "library_card", "value": "LC0001"}])
+    before = counts()
+    with pytest.raises(PatronError) as caught:
+        services.register_patrons_bulk(
+            actor,
+            [
+                services.PatronEntry(
+                    {"name": "甲", "category": "resident"},
+                    [{"kind": "phone", "value": "13700000002"}],
+                ),
+                services.PatronEntry(
+                    {"name": "", "category": "resident"},
+                    [{"kind": "library_card", "value": "lc0001"}],
+                ),
+                services.PatronEntry(
+                    {"name": "丙", "category": "resident"},
+                    [{"kind": "phone", "value": "+86 137 0000 0002"}],
+                ),
+            ],
+        )
+    found = problems(caught.value)
+    assert found["[1].name"] == "must not be empty"
+    assert "already belongs" in found["[1].identifiers[0].value"]
+    assert "[0].identifiers[0]" in found["[2].identifiers[0].value"]
+    assert counts() == before

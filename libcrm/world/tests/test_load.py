@@ -42,7 +42,7 @@ def test_demo_registers_patrons_households_and_staff_through_the_services() -> N
     assert Department.objects.count() == len(campus.DEPARTMENTS)
     assert Household.objects.count() == len(expected.households)
     assert Identifier.objects.count() == sum(len(p.identifiers) for p in expected.patrons)
-    # Every patron was registered (and audited) by register_patron.
+    # Every patron was registered (and audited) by the registration service.
     assert AuditEvent.objects.filter(action=AuditAction.CREATE_PATRON).count() == SIZE
 
     for child in Patron.objects.filter(category="child"):

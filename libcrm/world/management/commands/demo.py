@@ -209,7 +209,7 @@ class Command(BaseCommand):
 
     def _register(self, people: People, actor: Actor, times: StageTimes) -> LoadReport:
         try:
-            with times.stage("register patrons and staff (per-patron services)"):
+            with times.stage("register patrons and staff (bulk services)"):
                 return load_demo(
                     people.registry(), actor, progress=ProgressBar(self.stdout, "patrons")
                 )
