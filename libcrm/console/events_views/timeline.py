@@ -191,10 +191,18 @@ def timeline_rows(events: list[dict[str, Any]]) -> list[TimelineRow]:
                 quantity=e.get("quantity"),
                 duration_s=e.get("duration_s"),
                 source=e.get("source") or "",
-                attrs=sorted((e.get("attrs") or {}).items()),
+                attrs=_attr_pairs(e.get("attrs")),
             )
         )
     return rows
+
+
+def _attr_pairs(attrs: Any) -> list[tuple[str, str]]:
+    """An event's attributes as sorted (key, value) pairs: Arrow hands a map column to Python
+    as a list of pairs, a dict-shaped source as a dict."""
+    if not attrs:
+        return []
+    return sorted(attrs.items() if isinstance(attrs, dict) else (tuple(p) for p in attrs))
 
 
 # --- the two parts -----------------------------------------------------------------------

@@ -732,3 +732,22 @@ def test_the_upload_still_checks_the_csrf_token(
     assert not Path(settings.LIBCRM_UPLOAD_DIR).exists() or not any(
         Path(settings.LIBCRM_UPLOAD_DIR).iterdir()
     )
+
+
+def test_events_with_attributes_show_them_on_the_timeline(
+    staff_client: Callable[[str], Any], patron: Any
+) -> None:
+    # Events from real sources carry a map of attributes (call number, platform…); the store
+    # hands a map column back as (key, value) pairs.
+    append(
+        [
+            event(
+                patron,
+                datetime(2026, 5, 4, 2, 0, tzinfo=UTC),
+                "loan",
+                attrs={"call_number": "TP312/42", "due": "2026-06-01"},
+            )
+        ]
+    )
+    body = page_of(staff_client("front_desk"), patron).content.decode()
+    assert "TP312/42" in body
