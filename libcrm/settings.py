@@ -87,6 +87,13 @@ INSTALLED_APPS = [
     "libcrm.ingest",
     "libcrm.api",
     "libcrm.insight",
+    "libcrm.linkage",
+    "libcrm.features",
+    "libcrm.segments",
+    "libcrm.consent",
+    "libcrm.portal",
+    "libcrm.subjects",
+    "libcrm.backup",
     "libcrm.world",
     "libcrm.console",
 ]

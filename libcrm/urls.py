@@ -8,5 +8,10 @@ urlpatterns = [
     path("api/", include("libcrm.api.urls")),
     path("accounts/", include("libcrm.console.accounts")),
     path("tokens/", include("libcrm.api.console_urls")),
+    path("linkage/", include("libcrm.linkage.urls")),
+    path("insight/", include("libcrm.insight.urls")),
+    path("segments/", include("libcrm.segments.urls")),
+    path("privacy/", include("libcrm.subjects.urls")),
+    path("portal/", include("libcrm.portal.urls")),
     path("", include("libcrm.console.urls")),
 ]

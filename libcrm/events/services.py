@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from libcrm.events.ledger import DjangoLedger
+from libcrm.events.signals import events_appended
 from libcrm.events.store import (
     AppendReport,
     EventStore,
@@ -48,7 +49,12 @@ def append_events(
     """Append pseudonymised events (see :meth:`EventStore.append`). Call outside a
     transaction: each ledger batch commits on its own, which is what makes a re-run after a
     crash add exactly what is missing."""
-    return event_store().append(data, source=source, batch_rows=batch_rows, on_progress=on_progress)
+    report = event_store().append(
+        data, source=source, batch_rows=batch_rows, on_progress=on_progress
+    )
+    if report.added:
+        events_appended.send_robust(sender=EventStore, report=report, source=source)
+    return report
 
 
 def erase_patron_events(patron_key: str) -> RewriteReport:

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class FeaturesConfig(AppConfig):
+    name = "libcrm.features"

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class LinkageConfig(AppConfig):
+    name = "libcrm.linkage"

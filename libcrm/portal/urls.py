@@ -1,0 +1,7 @@
+"""Pages of the portal app (namespace ``portal``)."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "portal"
+
+urlpatterns: list = []
