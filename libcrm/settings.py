@@ -215,6 +215,13 @@ LIBCRM_INGEST_MAX_BODY_BYTES = int(os.environ.get("LIBCRM_INGEST_MAX_BODY_BYTES"
 # Aggregates shown to staff hide groups smaller than this (k-anonymity style suppression).
 LIBCRM_MIN_GROUP_SIZE = int(os.environ.get("LIBCRM_MIN_GROUP_SIZE", 5))
 
+# Backups (docs/operators.md): archives go to LIBCRM_BACKUP_DIR, outside the data folder so a
+# backup never contains older backups, and to S3-compatible storage when LIBCRM_BACKUP_S3_URL
+# (s3://bucket/prefix) is set; LIBCRM_BACKUP_S3_ENDPOINT for anything other than AWS itself.
+LIBCRM_BACKUP_DIR = Path(os.environ.get("LIBCRM_BACKUP_DIR", LIBCRM_HOME / "backups")).resolve()
+LIBCRM_BACKUP_S3_URL = os.environ.get("LIBCRM_BACKUP_S3_URL", "")
+LIBCRM_BACKUP_S3_ENDPOINT = os.environ.get("LIBCRM_BACKUP_S3_ENDPOINT", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
