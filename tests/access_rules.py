@@ -1,0 +1,86 @@
+"""Who may open what: the expected answer for every console route and every API operation.
+
+This table is written by hand on purpose. ``libcrm/staff/roles.py`` says which permissions each
+role holds and the views say which permissions they need; this file says what the library
+*intends*, and ``tests/test_access_matrix.py`` checks the three agree. A route that is not
+listed here fails the suite, so nobody can add a page without deciding who may see it.
+"""
+
+from __future__ import annotations
+
+ADMIN = "administrator"
+RELATIONS = "user_relations"
+DESK = "front_desk"
+LIAISON = "subject_liaison"
+ACQUISITIONS = "acquisitions"
+ANALYST = "analyst"
+ROLES = (ADMIN, RELATIONS, DESK, LIAISON, ACQUISITIONS, ANALYST)
+
+EVERYONE = frozenset(ROLES)
+PERSONAL = frozenset({ADMIN, RELATIONS, DESK, LIAISON, ACQUISITIONS})  # see personal data
+EDITORS = frozenset({ADMIN, RELATIONS, DESK})  # register and change patrons
+AGGREGATES = frozenset({ADMIN, RELATIONS, LIAISON, ACQUISITIONS, ANALYST})
+EVENT_STORE = frozenset({ADMIN, RELATIONS, ANALYST})
+IMPORTERS = frozenset({ADMIN, RELATIONS})
+ADMINS = frozenset({ADMIN})
+
+PUBLIC = "public"  # no sign-in needed (sign-in pages, language switch)
+PORTAL = "portal"  # the patron portal: patrons' own session, never a staff one
+SKIP = "skip"  # not a page (API plumbing checked through the OpenAPI matrix)
+
+# Console routes by URL name → the roles that may open them (everyone else gets 403, and a
+# visitor who is not signed in is sent to the sign-in page).
+CONSOLE: dict[str, frozenset[str] | str] = {
+    "set_language": PUBLIC,
+    "login": PUBLIC,
+    "logout": PUBLIC,
+    "api-index": SKIP,
+    "api:openapi-json": PUBLIC,
+    "api:openapi-view": PUBLIC,
+    "api:api-root": SKIP,
+    "api-tokens:list": ADMINS,
+    "api-tokens:create": ADMINS,
+    "api-tokens:revoke": ADMINS,
+    "console:home": EVERYONE,
+    "console:patron-list": PERSONAL,
+    "console:patron-create": EDITORS,
+    "console:patron-detail": PERSONAL,
+    "console:patron-edit": EDITORS,
+    "console:patron-identifier-add": EDITORS,
+    "console:patron-timeline": PERSONAL,
+    "console:patron-activity": PERSONAL,
+    "console:patron-identifier-reveal": EDITORS,
+    "console:patron-identifier-verify": EDITORS,
+    "console:patron-identifier-remove": EDITORS,
+    "console:patron-household-create": EDITORS,
+    "console:patron-household-join": EDITORS,
+    "console:patron-household-leave": EDITORS,
+    "console:events-overview": EVENT_STORE,
+    "console:events-runs": EVENT_STORE,
+    "console:events-run": EVENT_STORE,
+    "console:events-run-rejects": IMPORTERS,
+    "console:events-upload": IMPORTERS,
+    "console:events-upload-mapping": IMPORTERS,
+    "console:events-upload-preview": IMPORTERS,
+    "console:events-upload-import": IMPORTERS,
+    "console:events-upload-cancel": IMPORTERS,
+    "console:audit": ADMINS,
+    "console:staff-list": ADMINS,
+    "console:staff-create": ADMINS,
+    "console:staff-role": ADMINS,
+    "console:staff-active": ADMINS,
+}
+
+# API operations by operation id → the token scopes they need (all of them); PUBLIC operations
+# need no token.
+API: dict[str, frozenset[str] | str] = {
+    "health": PUBLIC,
+    "list_patrons": frozenset({"patrons:read"}),
+    "create_patron": frozenset({"patrons:write"}),
+    "lookup_patron": frozenset({"patrons:read"}),
+    "read_patron": frozenset({"patrons:read"}),
+    "change_patron": frozenset({"patrons:read", "patrons:write"}),  # it answers with the patron
+    "create_identifier": frozenset({"patrons:write"}),
+    "delete_identifier": frozenset({"patrons:write"}),
+    "ingest_ndjson": frozenset({"events:write"}),
+}
