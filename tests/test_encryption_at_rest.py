@@ -1,4 +1,6 @@
-"""No plaintext of personal data in the raw database files, on SQLite and on PostgreSQL.
+"""No plaintext of personal data in the raw database files (and the SQLite write-ahead log),
+the event store's Parquet files, reject reports, backup archives and the process's log, on
+SQLite and on PostgreSQL.
 
 A separate process (the real ``libcrm`` command and services, a file-backed database) registers
 a patron whose every personal field carries a random marker; the test then reads the database's
@@ -38,6 +40,35 @@ patron = register_patron(actor, {
 ])
 household = create_household(actor, "Home" + m["text"], "HomeAddr" + m["text"])
 join_household(actor, patron, household, "head")
+
+# Interaction data keyed by the patron's identifiers (one row rejected on purpose: its reject
+# report must not carry the identifier either), then a backup of everything.
+import logging, pathlib, tempfile
+from libcrm.backup.services import create_backup
+from libcrm.ingest.services import ingest_file
+logging.getLogger("libcrm").info("probe run for %s", patron.patron_key)
+rows = []
+for day in range(1, 29):
+    for kind, value in (("email", m["text"] + "@example.org"),
+                        ("library_card", "LC" + m["text"].upper())):
+        rows.append(json.dumps({"identifier": {"kind": kind, "value": value},
+                                "occurred_at": f"2026-10-{day:02d}T09:00:00+08:00",
+                                "type": "gate_in", "channel": "physical"}))
+rows.append(json.dumps({"identifier": {"kind": "email", "value": m["text"] + "@example.org"},
+                        "occurred_at": "2026-10-01T09:00:00+08:00", "type": "no_such_type",
+                        "channel": "physical"}))
+with tempfile.TemporaryDirectory() as folder:
+    source = pathlib.Path(folder) / "events.ndjson"
+    source.write_text("\n".join(rows) + "\n")
+    run = ingest_file(actor, source, format="ndjson", source="probe")
+assert run.added == 56 and run.rejected == 1, (run.added, run.rejected)
+create_backup(actor, upload=False)
+from django.conf import settings
+from django.db import connection
+if connection.vendor == "sqlite":  # the WAL vanishes at a clean exit: keep a copy to scan
+    import shutil
+    wal = pathlib.Path(settings.DATABASES["default"]["NAME"] + "-wal")
+    shutil.copy(wal, settings.LIBCRM_DATA_DIR / "wal-snapshot.bin")
 print(patron.name)
 """
 
@@ -58,7 +89,12 @@ def _markers() -> dict[str, str]:
 
 
 def _register(home: Path, markers: dict[str, str], database_url: str | None) -> str:
-    env = {**os.environ, "LIBCRM_HOME": str(home), "DJANGO_SETTINGS_MODULE": "libcrm.settings"}
+    env = {
+        **os.environ,
+        "LIBCRM_HOME": str(home),
+        "DJANGO_SETTINGS_MODULE": "libcrm.settings",
+        "LIBCRM_LOG_LEVEL": "DEBUG",
+    }
     env.pop("DATABASE_URL", None)
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -77,6 +113,7 @@ def _register(home: Path, markers: dict[str, str], database_url: str | None) -> 
         capture_output=True,
         text=True,
     )
+    (home / "process.log").write_text(done.stderr)  # what the process logged
     return done.stdout.strip()
 
 
@@ -103,9 +140,13 @@ def test_sqlite_files_hold_no_plaintext_personal_data(tmp_path: Path) -> None:
     markers = _markers()
     assert _register(tmp_path, markers, None) == "Name" + markers["text"]
     data_dir = tmp_path / "data"
-    assert sorted(p.name for p in data_dir.iterdir())[0] == "libcrm.sqlite3"
+    assert (data_dir / "libcrm.sqlite3").exists()
+    assert (data_dir / "wal-snapshot.bin").stat().st_size > 0
+    assert list((data_dir / "events").rglob("*.parquet")), "no events were written"
+    assert list((tmp_path / "backups").glob("*.lcbk")), "no backup was written"
     assert _hits(data_dir, [("Control" + markers["control"]).encode()]), "positive control not seen"
-    assert _hits(data_dir, _secret_needles(markers)) == {}
+    # the database, its WAL, the event store's Parquet, reject reports, backups and the log
+    assert _hits(tmp_path, _secret_needles(markers)) == {}
 
 
 @pytest.mark.slow
@@ -127,6 +168,9 @@ def test_postgresql_files_hold_no_plaintext_personal_data(tmp_path: Path) -> Non
             conn.execute("CHECKPOINT")
         assert _hits(cluster.data, [("Control" + markers["control"]).encode()])
         assert _hits(cluster.data, _secret_needles(markers)) == {}
+        assert list((tmp_path / "backups").glob("*.lcbk")), "no backup was written"
+        # the event store, reject reports, backups and the log of this installation
+        assert _hits(tmp_path, _secret_needles(markers)) == {}
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
