@@ -284,14 +284,6 @@ def _sweep_partials(folder: Path, *, keep: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def create_backup(actor: Actor, *, upload: bool = True, on_step: Any = None) -> BackupResult:
     """Write one archive of this installation to the backup folder (and to S3 when configured
     and ``upload``). Audited as BACKUP."""
@@ -335,7 +327,7 @@ def create_backup(actor: Actor, *, upload: bool = True, on_step: Any = None) -> 
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(partial, final)
-        _fsync_dir(folder)
+        layout.fsync_dir(folder)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
