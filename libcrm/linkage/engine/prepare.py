@@ -1,0 +1,215 @@
+"""From the registry's raw patron records to the columns the linkage model compares.
+
+The input (``RAW_SCHEMA``) is what :func:`libcrm.linkage.records.patron_records` reads from the
+database, or what a benchmark builds from the world's generators: one row per patron record
+with its name as written, birth year, normalised phone numbers and e-mail addresses, department,
+category and the catalogue items the patron used. This module derives the comparison columns:
+
+* ``name_han`` — the name in 汉字 (NFKC, spaces removed), null for names in Latin letters;
+* ``name_py`` — the name spelled in toneless pinyin / folded Latin letters, its words sorted,
+  so that 张伟, "Zhang Wei", "ZHANG Wei", "Wei Zhang" and 张炜 (a homophone typo) all give
+  ``wei zhang``; ``family_py`` — the family name's spelling (for blocking); ``name_count`` —
+  how many records of this run share the spelling (a name only two records hold is far
+  stronger evidence than 王伟, which dozens hold);
+* ``phones`` / ``phone_tails`` (last 4 digits) / ``phone_heads`` (first 7 digits of a mainland
+  mobile: the operator and area block), ``emails`` / ``email_locals`` / ``email_domains``;
+* ``gender`` (undisclosed → null), ``department``, ``home_branch``, ``category``,
+  ``birth_year`` and ``items``, passed through (empty → null).
+
+Pure: no Django. Decrypted values only ever live in these in-memory tables.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+
+import pyarrow as pa
+from pypinyin import Style, lazy_pinyin
+
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("birth_year", pa.int32()),
+        pa.field("gender", pa.string()),
+        pa.field("category", pa.string()),
+        pa.field("department", pa.string()),
+        pa.field("home_branch", pa.string()),
+        pa.field("phones", pa.list_(pa.string())),
+        pa.field("emails", pa.list_(pa.string())),
+        pa.field("items", pa.list_(pa.string())),
+    ]
+)
+"""The engine's input: ``id`` is the Patron primary key; lists may be empty or null."""
+
+PREPARED_SCHEMA = pa.schema(
+    [
+        pa.field("unique_id", pa.int64(), nullable=False),
+        pa.field("name_han", pa.string()),
+        pa.field("name_py", pa.string()),
+        pa.field("family_py", pa.string()),
+        pa.field("name_count", pa.int32()),
+        pa.field("birth_year", pa.int32()),
+        pa.field("gender", pa.string()),
+        pa.field("category", pa.string()),
+        pa.field("department", pa.string()),
+        pa.field("home_branch", pa.string()),
+        pa.field("phones", pa.list_(pa.string())),
+        pa.field("phone_tails", pa.list_(pa.string())),
+        pa.field("phone_heads", pa.list_(pa.string())),
+        pa.field("emails", pa.list_(pa.string())),
+        pa.field("email_locals", pa.list_(pa.string())),
+        pa.field("email_domains", pa.list_(pa.string())),
+        pa.field("items", pa.list_(pa.string())),
+    ]
+)
+
+MAX_ITEMS = 40  # items kept per record: enough to show overlap, cheap to intersect
+RARE_NAME_COUNT = 2  # a spelling held by at most this many records is "rare"
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_NOT_HAN = re.compile(r"[^\u3400-\u9fff\uf900-\ufaff]")
+_WORD_SEPARATORS = re.compile(r"[\s·•・.\-_,，]+")
+_APOSTROPHES = re.compile(r"['’`]")
+COMPOUND_SURNAMES = frozenset({"欧阳", "司马", "上官", "诸葛", "司徒", "东方", "皇甫", "慕容"})
+# Surnames read differently from the character's everyday reading (曾 zeng, not ceng).
+SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "区": "ou", "查": "zha", "朴": "piao",
+    "尉迟": "yuchi", "万俟": "moqi", "乐": "yue", "覃": "qin", "缪": "miao", "盖": "ge",
+}  # fmt: skip
+
+
+def _ascii_fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if ch.isascii()).lower()
+
+
+def _pinyin(text: str) -> str:
+    return "".join(lazy_pinyin(text, style=Style.NORMAL))
+
+
+def split_name(name: str | None) -> tuple[str | None, str | None, str | None]:
+    """(name in 汉字, sorted pinyin/Latin words, family name spelling) of one name.
+
+    A 汉字 name is split into surname (compound surnames included) and given name, each spelled
+    in pinyin (the surname with its surname reading). A Latin name's family name is the word
+    written in capitals ("ZHANG Wei"), else its first word when it is one of two; the words are
+    sorted for ``name_py`` anyway, so the order people type them in does not matter.
+    """
+    if not name:
+        return None, None, None
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name)).strip()
+    if not text:
+        return None, None, None
+    if _HAN.search(text):
+        han = _NOT_HAN.sub("", text)
+        size = 2 if han[:2] in COMPOUND_SURNAMES or han[:2] in SURNAME_READINGS else 1
+        family, given = han[:size], han[size:]
+        family_py = SURNAME_READINGS.get(family) or _pinyin(family)
+        given_py = _pinyin(given)
+        words = sorted(w for w in (family_py, given_py) if w)
+        return han, " ".join(words) or None, family_py or None
+    words = [w for w in (_ascii_fold(p) for p in _WORD_SEPARATORS.split(text)) if w]
+    words = ["".join(ch for ch in w if ch.isalnum()) for w in words]
+    words = [w for w in words if w]
+    if not words:
+        return None, None, None
+    raw = [p for p in _WORD_SEPARATORS.split(text) if p]
+    capitals = [_ascii_fold(p) for p in raw if len(p) > 1 and p.isupper() and not p.islower()]
+    if len(capitals) == 1:
+        family = "".join(ch for ch in capitals[0] if ch.isalnum())
+    else:
+        family = words[-1] if len(words) != 2 else words[0]
+    return None, " ".join(sorted(words)), family or None
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def _phone_parts(phones: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+    full, tails, heads = set(), set(), set()
+    for phone in phones:
+        digits = _digits(phone)
+        if digits.startswith("86") and len(digits) == 13:
+            digits = digits[2:]
+        if len(digits) < 6:
+            continue
+        full.add(digits)
+        tails.add(digits[-4:])
+        if len(digits) == 11 and digits.startswith("1"):
+            heads.add(digits[:7])
+    return sorted(full), sorted(tails), sorted(heads)
+
+
+def _email_parts(emails: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+    full, locals_, domains = set(), set(), set()
+    for email in emails:
+        address = email.strip().lower()
+        local, at, domain = address.partition("@")
+        if not at or not local or not domain:
+            continue
+        full.add(address)
+        locals_.add(local.split("+", 1)[0])
+        domains.add(domain)
+    return sorted(full), sorted(locals_), sorted(domains)
+
+
+def _or_none(values: list[str]) -> list[str] | None:
+    return values or None
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value if value else None
+
+
+def prepare_records(raw: pa.Table) -> pa.Table:
+    """The comparison columns for every raw record (see the module docstring).
+
+    Raises :class:`ValueError` naming the column when ``raw`` lacks one of ``RAW_SCHEMA``'s
+    columns or repeats an id.
+    """
+    missing = [name for name in RAW_SCHEMA.names if name not in raw.column_names]
+    if missing:
+        raise ValueError(f"records lack the column(s): {', '.join(missing)}")
+    raw = raw.select(RAW_SCHEMA.names).cast(RAW_SCHEMA)
+    ids = raw.column("id").to_pylist()
+    if len(set(ids)) != len(ids):
+        raise ValueError("records: the column 'id' repeats a value; each patron once")
+    columns: dict[str, list] = {name: [] for name in PREPARED_SCHEMA.names}
+    names = raw.column("name").to_pylist()
+    phones = raw.column("phones").to_pylist()
+    emails = raw.column("emails").to_pylist()
+    items = raw.column("items").to_pylist()
+    cache: dict[str | None, tuple[str | None, str | None, str | None]] = {}
+    for i, record_id in enumerate(ids):
+        name = names[i]
+        split = cache.get(name)
+        if split is None:
+            split = cache[name] = split_name(name)
+        han, py, family = split
+        full, tails, heads = _phone_parts(phones[i] or ())
+        addresses, locals_, domains = _email_parts(emails[i] or ())
+        columns["unique_id"].append(record_id)
+        columns["name_han"].append(han)
+        columns["name_py"].append(py)
+        columns["family_py"].append(family)
+        columns["phones"].append(_or_none(full))
+        columns["phone_tails"].append(_or_none(tails))
+        columns["phone_heads"].append(_or_none(heads))
+        columns["emails"].append(_or_none(addresses))
+        columns["email_locals"].append(_or_none(locals_))
+        columns["email_domains"].append(_or_none(domains))
+        columns["items"].append(_or_none(sorted(set(items[i] or ()))[:MAX_ITEMS]))
+    spellings = Counter(columns["name_py"])
+    columns["name_count"] = [spellings[py] if py else None for py in columns["name_py"]]
+    columns["birth_year"] = raw.column("birth_year").to_pylist()
+    columns["category"] = [_blank_to_none(v) for v in raw.column("category").to_pylist()]
+    columns["department"] = [_blank_to_none(v) for v in raw.column("department").to_pylist()]
+    columns["home_branch"] = [_blank_to_none(v) for v in raw.column("home_branch").to_pylist()]
+    columns["gender"] = [
+        v if v in ("female", "male", "other") else None for v in raw.column("gender").to_pylist()
+    ]
+    return pa.table(columns, schema=PREPARED_SCHEMA)
