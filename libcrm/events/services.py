@@ -73,6 +73,12 @@ def merge_patron_events(old_patron_key: str, new_patron_key: str) -> RekeyReport
     return event_store().rekey(old_patron_key, new_patron_key)
 
 
+def unmerge_patron_events(old_patron_key: str, merged_into: str) -> RekeyReport:
+    """Undo :func:`merge_patron_events`: the events stored under ``old_patron_key`` are its own
+    again."""
+    return event_store().unalias(old_patron_key, merged_into)
+
+
 def compact_events(months: Iterable[tuple[int, int]] | None = None) -> CompactionReport:
     """Sort and merge small files (run after big imports, or nightly)."""
     return event_store().compact(months)

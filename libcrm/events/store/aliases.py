@@ -73,6 +73,27 @@ def rekey(store: EventStore, old: str, new: str) -> RekeyReport:
     return RekeyReport(old, target, version, tuple(sorted(moved)))
 
 
+def unalias(store: EventStore, old: str, expected_to: str) -> RekeyReport:
+    """Undo :func:`rekey`: ``old``'s events are its own again (identity unmerge).
+
+    Exact because compaction never folds aliases into the files: every event stored under
+    ``old`` still carries it. (Events *appended* while the merge stood that named ``old`` were
+    stored under the survivor's key and stay with the survivor.) Refused unless ``old``
+    currently resolves to ``expected_to``.
+    """
+    check_key(old, "old_patron_key")
+    check_key(expected_to, "new_patron_key")
+    with store.writing("unalias") as session:
+        m = session.manifest
+        alias = m.aliases.get(old)
+        if alias is None or alias.to != expected_to:
+            raise ValueError(f"{old} is not merged into {expected_to}; nothing to undo")
+        version = m.alias_version + 1
+        aliases = {k: a for k, a in m.aliases.items() if k != old}
+        session.publish(m.next(aliases=aliases, alias_version=version))
+    return RekeyReport(old, old, version, (old,))
+
+
 def alias_table(manifest: Manifest) -> pa.Table:
     olds = sorted(manifest.aliases)
     return pa.table(

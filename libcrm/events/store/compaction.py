@@ -20,12 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from libcrm.events.store import layout
-from libcrm.events.store.aliases import apply_aliases
 from libcrm.events.store.manifest import FileEntry, Manifest
 from libcrm.events.store.rows import read_files, write_sorted
 
@@ -111,20 +108,15 @@ def _compact_partition(
     total = sum(e.rows for e in entries)
     ranges = key_ranges(math.ceil(total / store.options.compacted_file_rows))
     paths = [store.root / e.path for e in entries]
-    aliased = list(manifest.aliases)
+    # Aliases are *not* folded into the files: a merged patron's events keep their own key on
+    # disk, so that undoing the merge (``unalias``) gives them back exactly; reads resolve them.
+    aliases_applied = min(e.aliases_applied for e in entries)
     written = []
     for n, (low, high) in enumerate(ranges):
         if len(ranges) == 1:
             rows = read_files(paths)
-        else:  # read only this key range (and aliased keys, which may map into it)
-            key = ds.field("patron_key")
-            wanted = _in_range(key, low, high)
-            if aliased:
-                wanted = wanted | key.isin(aliased)
-            rows = read_files(paths, wanted)
-        rows = apply_aliases(rows, manifest)
-        if len(ranges) > 1:
-            rows = rows.filter(_range_mask(rows.column("patron_key"), low, high))
+        else:  # read only this key range
+            rows = read_files(paths, _in_range(ds.field("patron_key"), low, high))
         if rows.num_rows == 0:
             continue
         written.append(
@@ -133,7 +125,7 @@ def _compact_partition(
                 store.root,
                 f"{partition}/{op_id}-{n}.parquet",
                 row_group_rows=store.options.row_group_rows,
-                aliases_applied=manifest.alias_version,
+                aliases_applied=aliases_applied,
                 written_by=op_id,
             )
         )
@@ -149,12 +141,3 @@ def _in_range(key: ds.Expression, low: str | None, high: str | None) -> ds.Expre
     if high is not None:
         condition = condition & (key < high)
     return condition
-
-
-def _range_mask(keys: pa.ChunkedArray, low: str | None, high: str | None) -> pa.ChunkedArray:
-    mask = pc.is_valid(keys)
-    if low is not None:
-        mask = pc.and_(mask, pc.greater_equal(keys, low))
-    if high is not None:
-        mask = pc.and_(mask, pc.less(keys, high))
-    return mask

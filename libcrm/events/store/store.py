@@ -217,6 +217,10 @@ class EventStore:
         """Make ``old_patron_key``'s events belong to ``new_patron_key`` (identity merge)."""
         return aliases.rekey(self, old_patron_key, new_patron_key)
 
+    def unalias(self, old_patron_key: str, merged_into: str) -> RekeyReport:
+        """Undo :meth:`rekey`: ``old_patron_key``'s events are its own again (unmerge)."""
+        return aliases.unalias(self, old_patron_key, merged_into)
+
     # --- reads ---------------------------------------------------------------------------
 
     def timeline(

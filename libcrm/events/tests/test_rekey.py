@@ -1,4 +1,5 @@
-"""Re-keying for identity merges: an alias now, folded into the files by compaction."""
+"""Re-keying for identity merges: an alias in the manifest, kept through compaction, undone by
+an unmerge."""
 
 from __future__ import annotations
 
@@ -52,18 +53,27 @@ def test_merging_back_turns_the_alias_around(filled: EventStore) -> None:
     assert ids_of(filled, A) == a | b
 
 
-def test_compaction_folds_the_alias_into_the_files(filled: EventStore) -> None:
+def test_compaction_keeps_merged_keys_so_a_merge_can_be_undone(filled: EventStore) -> None:
     a, b = ids_of(filled, A), ids_of(filled, B)
     filled.rekey(A, B)
     filled.compact()
-    assert A not in set(stored_rows(filled).column("patron_key").to_pylist())
-    assert all(
-        e.aliases_applied == filled.manifest.alias_version for e in filled.manifest.files.values()
-    )
+    assert A in set(stored_rows(filled).column("patron_key").to_pylist())
     assert ids_of(filled, B) == a | b
     for path in filled.files():
         keys = pq.read_table(path).column("patron_key").to_pylist()
         assert keys == sorted(keys)
+    filled.unalias(A, B)
+    assert ids_of(filled, A) == a
+    assert ids_of(filled, B) == b
+    assert A not in filled.manifest.aliases
+
+
+def test_unalias_refuses_what_was_never_merged(filled: EventStore) -> None:
+    with pytest.raises(ValueError, match="not merged"):
+        filled.unalias(A, B)
+    filled.rekey(A, B)
+    with pytest.raises(ValueError, match="not merged"):
+        filled.unalias(A, C)
 
 
 def test_invalid_merges_are_refused(filled: EventStore) -> None:
