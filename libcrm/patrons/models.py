@@ -43,6 +43,7 @@ class PatronStatus(models.TextChoices):
     SUSPENDED = "suspended", _("Suspended")
     EXPIRED = "expired", _("Expired")
     CLOSED = "closed", _("Closed")
+    MERGED = "merged", _("Merged into another record")
 
 
 class Discipline(models.TextChoices):
