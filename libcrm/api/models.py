@@ -16,6 +16,7 @@ class Scope(models.TextChoices):
     PATRONS_WRITE = "patrons:write", _("Create and change patrons")
     PATRONS_REVEAL = "patrons:reveal", _("Read identifiers in full")
     EVENTS_WRITE = "events:write", _("Import interaction events")
+    LINKAGE_REVIEW = "linkage:review", _("Review possible duplicates, merge and unmerge patrons")
 
 
 class ApiToken(models.Model):

@@ -15,6 +15,7 @@ from ninja import NinjaAPI, Status
 from libcrm.api.errors import ApiError, JsonObjectParser, install_error_handlers
 from libcrm.api.schemas import ErrorOut, HealthOut
 from libcrm.ingest.api import router as ingest_router
+from libcrm.linkage.api import router as linkage_router
 from libcrm.patrons.api import router as patrons_router
 
 API_VERSION = "1"
@@ -58,3 +59,4 @@ def health(request: HttpRequest) -> Status:
 
 api.add_router("/v1/patrons", patrons_router, tags=["patrons"])
 api.add_router("/v1/events", ingest_router, tags=["events"])
+api.add_router("/v1/linkage", linkage_router, tags=["linkage"])
