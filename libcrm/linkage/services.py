@@ -84,7 +84,7 @@ def merge_patrons(
             )
             _settle_candidates(actor, survivor, merged, candidate)
             moved = {m["model"]: len(m["pks"]) for m in moves["rows"] if m["pks"]}
-            detail = {"merge": merge.pk, "merged_key": merged.patron_key, "moved": moved}
+            detail = {"merge": merge.pk, "moved": moved}
             if candidate is not None:
                 detail["candidate"] = candidate.pk
             record_audit_event(
@@ -99,7 +99,7 @@ def merge_patrons(
                 AuditAction.MERGE_PATRONS,
                 patron=merged,
                 target=f"merge:{merge.pk}",
-                detail={**detail, "role": "merged", "survivor_key": survivor.patron_key},
+                detail={**detail, "role": "merged"},
             )
             merge_patron_events(merged.patron_key, survivor.patron_key)
             rekeyed = True
@@ -170,14 +170,14 @@ def unmerge_patrons(actor: Actor, merge: Merge, *, reason: str) -> Merge:
                 AuditAction.UNMERGE_PATRONS,
                 patron=survivor,
                 target=f"merge:{merge.pk}",
-                detail={**detail, "role": "survivor", "restored_key": merged.patron_key},
+                detail={**detail, "role": "survivor"},
             )
             record_audit_event(
                 actor,
                 AuditAction.UNMERGE_PATRONS,
                 patron=merged,
                 target=f"merge:{merge.pk}",
-                detail={**detail, "role": "restored", "survivor_key": survivor.patron_key},
+                detail={**detail, "role": "restored"},
             )
             unmerge_patron_events(merged.patron_key, survivor.patron_key)
             unaliased = True
@@ -447,6 +447,49 @@ def propose_pair(
             setattr(existing, k, v)
         existing.save()
         return existing
+
+
+#: Identifiers a person holds one of: two records claiming the same one are one person or a
+#: mistake (one WeChat unionid on two card holders). Contacts (phone, e-mail) are shared by
+#: families and are left to the probabilistic linker.
+CLAIMED_KINDS = frozenset(
+    {"library_card", "campus_id", "wechat_openid", "wechat_unionid", "weibo_id", "douyin_id",
+     "national_id"}
+)  # fmt: skip
+
+
+def flag_identifier_conflict(
+    actor: Actor, claimant: Patron, kind: str, value: str
+) -> MatchCandidate | None:
+    """``claimant`` was refused an identifier another patron holds: put the two records in the
+    review queue as a conflicting claim (never merged silently). Returns ``None`` when the
+    kind is a shared contact, the value is malformed, the holder is the claimant itself, or the
+    pair was already decided."""
+    from libcrm.patrons.identifiers import InvalidIdentifier
+    from libcrm.patrons.selectors import find_patron_by_identifier
+
+    if kind not in CLAIMED_KINDS:
+        return None
+    try:
+        holder = find_patron_by_identifier(kind, value)
+    except InvalidIdentifier:
+        return None
+    if holder is None or holder.pk == claimant.pk:
+        return None
+    evidence = [{"comparison": "claimed_identifier", "level": kind, "agrees": True, "weight": 0.0,
+                 "label": _("Both records claim the same %(kind)s") % {"kind": kind}}]  # fmt: skip
+    candidate = propose_pair(
+        actor, claimant, holder, source=CandidateSource.CONFLICT, evidence=evidence
+    )
+    if candidate is not None:
+        record_audit_event(
+            actor,
+            AuditAction.REVIEW_MATCH,
+            patron=claimant,
+            target=f"candidate:{candidate.pk}",
+            detail={"conflict": kind, "other_key": holder.patron_key},
+        )
+    return candidate
 
 
 # --- linker runs -----------------------------------------------------------------------------

@@ -457,12 +457,19 @@ def change_patron(request: HttpRequest, uuid: UUID, payload: PatronPatch) -> Pat
     summary="Add an identifier to a patron",
 )
 def create_identifier(request: HttpRequest, uuid: UUID, payload: IdentifierIn) -> Status:
-    """Needs `patrons:write`. 409 when another patron (or this one) already has it."""
+    """Needs `patrons:write`. 409 when another patron (or this one) already has it; when
+    another patron holds a card, campus ID, WeChat, Weibo, Douyin or national ID, the two
+    records are also put in the review queue of possible duplicates (never merged silently)."""
     patron = _patron_or_404(uuid)
     item = payload.model_dump()
+    actor = token_actor(request)
     try:
-        identifier = add_identifier(token_actor(request), patron, item)
+        identifier = add_identifier(actor, patron, item)
     except PatronError as exc:
+        if any(p.code == "duplicate" for p in exc.problems):
+            from libcrm.linkage.services import flag_identifier_conflict
+
+            flag_identifier_conflict(actor, patron, item["kind"], item["value"])
         raise _refusal(exc) from exc
     return Status(201, _identifier_out(identifier, {}))
 

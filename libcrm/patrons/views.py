@@ -238,14 +238,31 @@ def identifier_add(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patron = _patron_or_404(uuid)
     form = IdentifierForm(request.POST)
     if form.is_valid():
+        actor = Actor.from_request(request)
         try:
-            services.add_identifier(Actor.from_request(request), patron, form.item())
+            services.add_identifier(actor, patron, form.item())
         except PatronError as exc:
             add_problems(form, exc.problems)
+            if any(p.code == "duplicate" for p in exc.problems):
+                _flag_conflict(request, actor, patron, form.item())
         else:
             messages.success(request, _("The identifier has been added."))
             return _to_patron(patron)
     return _render_detail(request, patron, identifier_form=form)
+
+
+def _flag_conflict(
+    request: HttpRequest, actor: Actor, patron: Patron, item: dict[str, Any]
+) -> None:
+    """Another record holds this identifier: a conflicting claim goes to the review queue."""
+    from libcrm.linkage.services import flag_identifier_conflict
+
+    if flag_identifier_conflict(actor, patron, item["kind"], item["value"]) is not None:
+        messages.warning(
+            request,
+            _("Another record holds this identifier. The two records were put in the review "
+              "queue of possible duplicates."),
+        )  # fmt: skip
 
 
 @never_cache

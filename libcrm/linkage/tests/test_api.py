@@ -100,3 +100,21 @@ def test_a_token_without_the_scope_is_refused(two: tuple[Patron, Patron]) -> Non
     )
     assert response.status_code == 403
     assert Merge.objects.count() == 0
+
+
+def test_a_conflicting_claim_goes_to_the_review_queue(make_patron: Callable[..., Patron]) -> None:
+    unionid = "oEmHqt8pq9ErUBAZO6ArUq9FCWYk"
+    holder = make_patron(
+        identifiers=[{"kind": "wechat_unionid", "value": unionid, "source": "wechat"}]
+    )
+    claimant = make_patron()
+    _token, plaintext = issue_token(Scope.PATRONS_READ, Scope.PATRONS_WRITE, name="ils")
+    response = TokenClient(plaintext).post(
+        f"/api/v1/patrons/{claimant.uuid}/identifiers",
+        {"kind": "wechat_unionid", "value": unionid, "source": "wechat"},
+    )
+    assert response.status_code == 409
+    pair = MatchCandidate.objects.get()
+    assert pair.source == CandidateSource.CONFLICT and pair.status == CandidateStatus.PENDING
+    assert {pair.left_id, pair.right_id} == {holder.pk, claimant.pk}
+    assert Patron.objects.get(pk=claimant.pk).identifiers.count() == 1  # nothing merged
