@@ -201,11 +201,25 @@ class Command(BaseCommand):
                     f"{folder}: fix the cause and import them with libcrm ingest"
                 ) from exc
             self._print_events(built, summary, folder)
+        self._link(actor, times)
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING("Time by stage"))
         for line in times.lines():
             self.stdout.write(line)
         self._print_staff(password_known=True, kept=[s.username for s in report.staff_kept])
+
+    def _link(self, actor: Actor, times: StageTimes) -> None:
+        """Fill the review queue of possible duplicates, as a library's nightly run would."""
+        from libcrm.linkage.services import run_linkage
+
+        with times.stage("link identities (review queue)"):
+            run = run_linkage(actor).run
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"✔ Identity linkage: {run.pairs_found:,} possible duplicates among "
+                f"{run.records:,} records are in the review queue (console → Duplicates)."
+            )
+        )
 
     def _register(self, people: People, actor: Actor, times: StageTimes) -> LoadReport:
         try:
