@@ -153,3 +153,17 @@ def comparison_labels(model: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def identity_context(patron: Patron, user: Any) -> dict[str, Any]:
+    """What the patron page says about this record's identity: merged into another record,
+    records merged into it, pairs waiting for review (for reviewers)."""
+    if not user.has_perm("linkage.review_matches"):
+        return {"identity": None}
+    return {
+        "identity": {
+            "merged_into": standing_merge_of(patron),
+            "absorbed": list(merged_into(patron)),
+            "pending": list(pending_for(patron).values_list("pk", flat=True)[:5]),
+        }
+    }

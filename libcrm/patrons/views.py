@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from libcrm.console.access import permission_required
 from libcrm.console.events_views.timeline import patron_events_context
+from libcrm.linkage.selectors import identity_context
 from libcrm.patrons import services
 from libcrm.patrons.errors import PatronError
 from libcrm.patrons.forms import (
@@ -160,6 +161,7 @@ def _render_detail(
         "household_create_form": HouseholdCreateForm(),
         "household_join_form": HouseholdJoinForm(),
         **patron_events_context(request, patron),
+        **identity_context(patron, request.user),
         **forms,
     }
     return render(request, "patrons/patron_detail.html", context)

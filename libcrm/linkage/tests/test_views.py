@@ -128,3 +128,15 @@ def test_front_desk_and_analysts_cannot_review(
 ) -> None:
     for role in ("front_desk", "analyst"):
         assert staff_client(role).get(f"/linkage/pairs/{pair.pk}/").status_code == 403
+
+
+def test_the_patron_page_tells_a_reviewer_about_merges(
+    staff_client: Callable[[str], Any], pair: MatchCandidate
+) -> None:
+    merge = merge_patrons(Actor.system("test"), pair.left, pair.right, reason="same person")
+    client = staff_client("user_relations")
+    merged_page = client.get(f"/patrons/{pair.right.uuid}/").content.decode()
+    assert "This record was merged into another" in merged_page
+    assert f"/linkage/merges/{merge.pk}/" in merged_page
+    kept_page = client.get(f"/patrons/{pair.left.uuid}/").content.decode()
+    assert "One other record was merged into this one." in kept_page
