@@ -207,3 +207,30 @@ def test_accepting_a_pair_merges_into_the_chosen_survivor(
     assert (merge.survivor_id, merge.merged_id, merge.candidate_id) == (b.pk, a.pk, candidate.pk)
     stale.refresh_from_db()
     assert stale.status == CandidateStatus.OBSOLETE
+
+
+def test_after_a_merge_ingestion_resolves_the_merged_records_identifiers_to_the_survivor(
+    actor: Actor, pair: tuple[Patron, Patron]
+) -> None:
+    import pyarrow as pa
+
+    from libcrm.ingest.identity import IdentityResolver
+
+    survivor, merged = pair
+    merge_patrons(actor, survivor, merged, reason="same person")
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "identifier_kind": ["wechat_openid", "library_card"],
+            "identifier_value": ["o6_bmjrPTlm6_2sgVt7hMZOPfL2M", "W20002"],
+            "patron_key": pa.array([None, None], pa.string()),
+        }
+    )
+    keys, problems = IdentityResolver(actor=actor, source="wechat").resolve(batch)
+    assert problems == []
+    assert keys.to_pylist() == [survivor.patron_key, survivor.patron_key]
+    # an event that still names the merged record's key lands on the survivor's timeline
+    rows = event_rows(3, seed=5, patrons=1)
+    for row in rows:
+        row["patron_key"] = merged.patron_key
+    event_services.append_events(rows, source="test")
+    assert {r["event_id"] for r in rows} <= event_ids(survivor)
