@@ -63,11 +63,13 @@ def make_patron(db: Any) -> Callable[..., Any]:
 
 @pytest.fixture
 def staff_client(client: Any, make_staff: Callable[..., Any]) -> Callable[[str], Any]:
-    """A Django test client signed in as a new staff member of ``role``."""
+    """A Django test client signed in as a new staff member of ``role``, fully: second factor
+    passed and identity freshly confirmed (see libcrm.staff.testing)."""
+    from libcrm.staff.testing import sign_in_fully
 
     def signed_in(role: str) -> Any:
         user = make_staff(role)
-        client.force_login(user)
+        sign_in_fully(client, user)
         client.user = user
         return client
 

@@ -108,7 +108,9 @@ def _visit(client: Client, url: str) -> Any:
 
 
 def _sign_in(client: Client, user: Any) -> None:
-    client.force_login(user)
+    from libcrm.staff.testing import sign_in_fully
+
+    sign_in_fully(client, user)
 
 
 @pytest.mark.django_db

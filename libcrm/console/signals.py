@@ -1,7 +1,9 @@
 """Sign-ins, failed sign-ins and sign-outs go to the audit trail (Django's auth signals).
 
 A failed attempt records only the address it came from: the username typed may be a patron's
-name or a password typed into the wrong box, so it is never stored.
+name or a password typed into the wrong box, so it is never stored. A sign-in through the
+console's two-step form is recorded by :mod:`libcrm.console.accounts` once both steps are passed;
+the signal records the others (sessions opened by code, such as tests).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def _staff_actor(user: Any, request: HttpRequest | None) -> Actor:
 
 
 def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if getattr(request, "libcrm_staged_sign_in", False):  # recorded when the second step passes
+        return
     record_audit_event(_staff_actor(user, request), AuditAction.LOGIN, target=f"staff:{user.pk}")
 
 

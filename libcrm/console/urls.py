@@ -7,6 +7,7 @@ from libcrm.console.events_views import overview as events
 from libcrm.console.events_views import runs, timeline, upload
 from libcrm.patrons import views as patrons
 from libcrm.privacy import views as privacy
+from libcrm.staff import export_views as exports
 from libcrm.staff import views as staff
 
 app_name = "console"
@@ -41,8 +42,16 @@ urlpatterns = [
     path(f"{_upload}/import/", upload.upload_import, name="events-upload-import"),
     path(f"{_upload}/discard/", upload.upload_cancel, name="events-upload-cancel"),
     path("audit/", privacy.audit_list, name="audit"),
+    path("audit/export.csv", privacy.audit_export, name="audit-export"),
+    path("audit/verify/", privacy.audit_verify, name="audit-verify"),
     path("staff/", staff.staff_list, name="staff-list"),
     path("staff/new/", staff.staff_create, name="staff-create"),
     path("staff/<int:pk>/role/", staff.staff_change_role, name="staff-role"),
     path("staff/<int:pk>/active/", staff.staff_set_active, name="staff-active"),
+    path("staff/<int:pk>/mfa-reset/", staff.staff_reset_mfa, name="staff-mfa-reset"),
+    path("staff/exports/", exports.export_list, name="staff-exports"),
+    path("staff/exports/new/", exports.export_new, name="staff-export-new"),
+    path("staff/exports/<int:pk>/approve/", exports.export_approve, name="staff-export-approve"),
+    path("staff/exports/<int:pk>/reject/", exports.export_reject, name="staff-export-reject"),
+    path("staff/exports/<int:pk>/download/", exports.export_download, name="staff-export-download"),
 ]

@@ -44,3 +44,52 @@ class StaffCreateForm(forms.Form):
 
 class StaffRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        strip=True,
+        help_text=_("The six digits your authenticator app shows now, or one recovery code."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
+
+
+class EnrolmentForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the app"),
+        max_length=8,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+class ReauthenticationForm(forms.Form):
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+    def __init__(self, *args: Any, needs_code: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if needs_code:
+            self.fields["code"] = forms.CharField(
+                label=_("Code"),
+                max_length=32,
+                help_text=SecondFactorForm.base_fields["code"].help_text,
+                widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+            )
+
+
+class ExportRequestForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        help_text=_("Why the list is needed, for the approver, e.g. the alumni mailing of May."),
+    )

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 SESSION_KEY = "libcrm_authenticated_at"
 
@@ -35,6 +36,20 @@ def recently_authenticated(request: HttpRequest) -> bool:
     return time.time() - stamp <= getattr(settings, "LIBCRM_REAUTH_SECONDS", 300)
 
 
+def _return_to(request: HttpRequest) -> str:
+    """Where to come back to: the page itself for a GET; for a POST (a button on a list) the page
+    the button was on, when it is ours — a POST-only address cannot be opened with a GET."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        parts = urlsplit(referer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.get_full_path()
+
+
 def reauth_required(view: View) -> View:
     """Wrap *inside* ``permission_required``: a stale session is sent to confirm its password
     (and second factor) and comes back to the same page; a POST is not replayed, the form is
@@ -44,7 +59,7 @@ def reauth_required(view: View) -> View:
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if recently_authenticated(request):
             return view(request, *args, **kwargs)
-        query = urlencode({"next": request.get_full_path()})
+        query = urlencode({"next": _return_to(request)})
         return HttpResponseRedirect(f"{reverse('reauthenticate')}?{query}")
 
     return guarded

@@ -31,11 +31,19 @@ AGGREGATES = "patrons.view_aggregates"
 BROWSE_AUDIT = "privacy.browse_audit"
 MANAGE_TOKENS = "api.manage_tokens"
 MANAGE_STAFF = "staff.manage_staff"
+# Bulk exports of personal data need a second person holding this (see libcrm.staff.exports).
+APPROVE_EXPORT = "staff.approve_export"
 # Model permissions of the event store and the ingestion pipeline: seeing the store's ledger is
 # seeing the store (overview, ingestion history); adding an ingestion run is importing a file,
 # which also gives its reject report.
 VIEW_EVENT_STORE = "events.view_eventbatch"
 IMPORT_EVENTS = "ingest.add_ingestionrun"
+# Data-subject requests (export everything about a patron, erase a patron) and retention.
+EXPORT_SUBJECT = "subjects.export_patron"
+ERASE_SUBJECT = "subjects.erase_patron"
+MANAGE_RETENTION = "subjects.manage_retention"
+# Reviewing possible duplicates, merging and unmerging patrons (libcrm.linkage).
+REVIEW_MATCHES = "linkage.review_matches"
 
 _READ_PERSONAL = [VIEW_PATRONS, VIEW_PERSONAL]
 _EDIT = [ADD_PATRON, CHANGE_PATRON, REVEAL]
@@ -50,14 +58,42 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         BROWSE_AUDIT,
         MANAGE_TOKENS,
         MANAGE_STAFF,
+        APPROVE_EXPORT,
+        REVIEW_MATCHES,
+        EXPORT_SUBJECT,
+        ERASE_SUBJECT,
+        MANAGE_RETENTION,
     ],
-    Role.USER_RELATIONS: [*_READ_PERSONAL, *_EDIT, AGGREGATES, VIEW_EVENT_STORE, IMPORT_EVENTS],
+    Role.USER_RELATIONS: [
+        *_READ_PERSONAL,
+        *_EDIT,
+        AGGREGATES,
+        VIEW_EVENT_STORE,
+        IMPORT_EVENTS,
+        APPROVE_EXPORT,
+        REVIEW_MATCHES,
+        EXPORT_SUBJECT,
+        ERASE_SUBJECT,
+    ],
     Role.FRONT_DESK: [*_READ_PERSONAL, *_EDIT],
     Role.SUBJECT_LIAISON: [*_READ_PERSONAL, AGGREGATES],
     Role.ACQUISITIONS: [*_READ_PERSONAL, AGGREGATES],
     # Analysts see aggregates and pseudonymous keys only, never a patron's personal data.
     Role.ANALYST: [AGGREGATES, VIEW_EVENT_STORE],
 }
+
+
+def roles_requiring_second_factor() -> frozenset[Role]:
+    """Every role that can see personal data must sign in with a second factor (ASVS 5.0 L2)."""
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if VIEW_PERSONAL in perms)
+
+
+def second_factor_required(user: Any) -> bool:
+    """Whether ``user`` must have a second factor: their role (or superuser status) gives them
+    personal data."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser) or role_of(user) in roles_requiring_second_factor()
 
 
 def sync_roles() -> None:

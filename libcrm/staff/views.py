@@ -1,4 +1,5 @@
-"""Staff management for administrators: the list of accounts, new accounts, roles, activation."""
+"""Staff management for administrators: the list of accounts, new accounts, roles, activation,
+and resetting a lost second factor. Every change asks for a fresh proof of identity."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from django.views.decorators.http import require_POST
 from libcrm.console.access import permission_required
 from libcrm.privacy.actors import Actor
 from libcrm.staff.forms import StaffCreateForm, StaffRoleForm
+from libcrm.staff.mfa import reset_second_factor
+from libcrm.staff.models import TotpDevice
+from libcrm.staff.reauth import reauth_required
 from libcrm.staff.roles import MANAGE_STAFF, Role, role_of
 from libcrm.staff.services import (
     StaffError,
@@ -45,11 +49,17 @@ def staff_list(request: HttpRequest) -> HttpResponse:
         .order_by("-is_active", "username")
     )
     rows = [(member, role_of(member)) for member in members]
-    return render(request, "staff/staff_list.html", {"rows": rows, "roles": Role.choices})
+    enrolled = set(TotpDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
+    return render(
+        request,
+        "staff/staff_list.html",
+        {"rows": rows, "roles": Role.choices, "enrolled": enrolled},
+    )
 
 
 @never_cache
 @permission_required(MANAGE_STAFF)
+@reauth_required
 def staff_create(request: HttpRequest) -> HttpResponse:
     form = StaffCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -77,6 +87,7 @@ def staff_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @permission_required(MANAGE_STAFF)
+@reauth_required
 def staff_change_role(request: HttpRequest, pk: int) -> HttpResponse:
     member = _staff_member(pk)
     form = StaffRoleForm(request.POST)
@@ -101,6 +112,7 @@ def staff_change_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required(MANAGE_STAFF)
+@reauth_required
 def staff_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     member = _staff_member(pk)
     active = request.POST.get("active") == "1"
@@ -113,4 +125,22 @@ def staff_set_active(request: HttpRequest, pk: int) -> HttpResponse:
             _("%(name)s can sign in again.") if active else _("%(name)s can no longer sign in.")
         )
         messages.success(request, message % {"name": _name(member)})
+    return redirect("console:staff-list")
+
+
+@require_POST
+@permission_required(MANAGE_STAFF)
+@reauth_required
+def staff_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
+    member = _staff_member(pk)
+    try:
+        reset_second_factor(Actor.from_request(request), member)
+    except StaffError as exc:
+        messages.error(request, capfirst(exc.message))
+    else:
+        messages.success(
+            request,
+            _("%(name)s will set up two-factor sign-in again at their next sign-in.")
+            % {"name": _name(member)},
+        )
     return redirect("console:staff-list")

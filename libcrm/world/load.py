@@ -23,6 +23,7 @@ from libcrm.patrons.services import (
     register_patrons_bulk,
 )
 from libcrm.privacy.actors import Actor
+from libcrm.staff.mfa import enrol_demo_second_factor
 from libcrm.staff.services import StaffError, create_staff_member
 from libcrm.world import campus
 from libcrm.world.generate import DEMO_PASSWORD, DemoLibrary, PatronSpec, StaffSpec
@@ -134,7 +135,7 @@ def _create_staff(
             kept.append(spec)
             continue
         try:
-            create_staff_member(
+            user = create_staff_member(
                 actor,
                 username=spec.username,
                 password=password,
@@ -142,6 +143,8 @@ def _create_staff(
                 display_name=spec.display_name,
                 email=spec.email,
             )
+            # The published demo key, so a visitor can pass the second step (libcrm demo-code).
+            enrol_demo_second_factor(actor, user)
         except StaffError as exc:
             raise DemoError(f"could not create staff account {spec.username!r}: {exc}") from exc
         created.append(spec)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from libcrm.api.models import ApiToken, Scope
 from libcrm.api.tests.helpers import TokenClient, issue_token
 from libcrm.privacy.models import AuditAction, AuditEvent
+from libcrm.staff.testing import sign_in_fully
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +152,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Client) -> None:
 
 def test_forms_are_csrf_protected(make_staff) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(make_staff("administrator"))
+    sign_in_fully(client, make_staff("administrator"))
     response = client.post(CREATE, {"name": "x", "scopes": [Scope.PATRONS_READ]})
     assert response.status_code == 403
     assert not ApiToken.objects.exists()

@@ -19,6 +19,7 @@ from libcrm.catalog.models import Item
 from libcrm.events import services as event_services
 from libcrm.privacy.models import AuditAction, AuditEvent
 from libcrm.staff.roles import Role
+from libcrm.staff.testing import sign_in_fully
 
 _ids = itertools.count(1)
 NOW = datetime.now(UTC)
@@ -540,7 +541,7 @@ def test_an_upload_opens_only_for_the_one_who_made_it(
 ) -> None:
     mine = staff_client("user_relations")
     uid = upload_id(upload(mine, CSV.format(card=card).encode()))
-    client.force_login(make_staff("administrator"))
+    sign_in_fully(client, make_staff("administrator"))
     assert client.get(f"/events/upload/{uid}/").status_code == 404
     assert client.get("/events/upload/../../etc/").status_code == 404
 
@@ -718,7 +719,7 @@ def test_the_upload_still_checks_the_csrf_token(
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(make_staff("user_relations"))
+    sign_in_fully(client, make_staff("user_relations"))
     client.cookies["csrftoken"] = "a" * 32
     response = client.post(
         "/events/upload/",

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
+from libcrm.staff.testing import sign_in_fully
+
 NAMES = ["王小明", "李娜", "Emily Carter"]
 
 
@@ -67,7 +69,7 @@ def test_a_new_month_with_few_registrations_shows_fewer_than_k(
 
 def test_staff_without_a_role_get_a_friendly_page(client: Any, db: Any) -> None:
     user = get_user_model().objects.create_user("newcomer", password="correct-horse-42")
-    client.force_login(user)
+    sign_in_fully(client, user)
     response = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     assert response.context["overview"] is None

@@ -9,6 +9,7 @@ import pytest
 
 from libcrm.privacy.models import AuditAction, AuditEvent
 from libcrm.staff.roles import Role
+from libcrm.staff.testing import sign_in_fully
 
 ALL = set(Role)
 READERS = ALL - {Role.ANALYST}
@@ -109,6 +110,6 @@ def test_changes_need_a_csrf_token(make_staff: Callable[..., Any], targets: dict
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(make_staff("front_desk"))
+    sign_in_fully(client, make_staff("front_desk"))
     response = client.post(f"/patrons/{targets['uuid']}/household/leave/")
     assert response.status_code == 403

@@ -10,6 +10,7 @@ import pytest
 
 from libcrm.patrons.models import Branch, Department, Household, Identifier, Patron
 from libcrm.privacy.models import AuditAction, AuditEvent
+from libcrm.staff.testing import sign_in_fully
 
 CARD, CAMPUS, PHONE, EMAIL = "L2024001", "S20240001", "13800138000", "zhang.wei@example.edu.cn"
 FULL_PHONE = "+8613800138000"
@@ -648,6 +649,6 @@ def test_what_is_typed_in_the_search_box_never_reaches_the_url(
     assert patron.name in page.content.decode()
     assert 'value="139 1111 2222"' in page.content.decode()  # the box still shows the search
     client.logout()  # a token from another (or an ended) session shows no one
-    client.force_login(make_staff("front_desk"))
+    sign_in_fully(client, make_staff("front_desk"))
     again = client.get(location)
     assert again.status_code == 302 and again["Location"] == "/patrons/"
