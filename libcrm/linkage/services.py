@@ -43,8 +43,8 @@ from libcrm.privacy.signals import patrons_merged, patrons_unmerged
 logger = logging.getLogger(__name__)
 
 #: Tables whose rows about a patron never change hands in a merge: linkage's own bookkeeping
-#: (it names both records on purpose).
-_NOT_MOVED = {"linkage.matchcandidate", "linkage.merge", "linkage.linkrun"}
+#: (it names both records on purpose), and consents, which follow their own rule (below).
+_NOT_MOVED = {"linkage.matchcandidate", "linkage.merge", "linkage.linkrun", "consent.consentrecord"}
 MAX_REASON = 500
 
 
@@ -70,6 +70,7 @@ def merge_patrons(
             survivor, merged = _lock_pair(survivor, merged)
             _check_mergeable(survivor, merged)
             moves = _move_rows(survivor, merged)
+            moves["consents"] = _merge_consents(actor, survivor, merged)
             moves["merged_status"] = merged.status
             moves["household"] = _merge_household(survivor, merged)
             Patron.objects.filter(pk=merged.pk).update(status=PatronStatus.MERGED)
@@ -136,6 +137,7 @@ def unmerge_patrons(actor: Actor, merge: Merge, *, reason: str) -> Merge:
             if merged.status != PatronStatus.MERGED:
                 raise LinkageError("not_merged", _("This record is not merged into another."))
             returned = _return_rows(survivor, merged, merge.moves)
+            _unmerge_consents(merge.moves.get("consents") or {})
             _unmerge_household(survivor, merged, merge.moves.get("household") or {})
             Patron.objects.filter(pk=merged.pk).update(
                 status=merge.moves.get("merged_status") or PatronStatus.ACTIVE
@@ -253,7 +255,8 @@ def _relations() -> Iterable[tuple[type[models.Model], str, bool]]:
 def _unique_sets(model: type[models.Model]) -> list[tuple[str, ...]]:
     sets = [tuple(u) for u in model._meta.unique_together]
     for c in model._meta.constraints:
-        if isinstance(c, models.UniqueConstraint) and c.fields and c.condition is None:
+        # a conditional constraint is treated as unconditional: a row that *might* clash stays
+        if isinstance(c, models.UniqueConstraint) and c.fields:
             sets.append(tuple(c.fields))
     return sets
 
@@ -299,6 +302,48 @@ def _return_rows(survivor: Patron, merged: Patron, moves: dict[str, Any]) -> dic
         ).update(**{move["field"]: merged})
         returned[move["model"]] = returned.get(move["model"], 0) + count
     return returned
+
+
+def _merge_consents(actor: Actor, survivor: Patron, merged: Patron) -> dict[str, Any]:
+    """Consents merge by their own rule (the most restrictive explicit choice wins, see
+    :func:`libcrm.consent.services.move_consents`); what every record looked like before is
+    kept so that an unmerge restores both patrons' consents exactly."""
+    from libcrm.consent.models import ConsentRecord
+    from libcrm.consent.services import move_consents
+
+    touched = ConsentRecord.objects.filter(
+        models.Q(patron__in=(survivor, merged)) | models.Q(guardian=merged)
+    )
+    before = [
+        [pk, patron_id, guardian_id, current]
+        for pk, patron_id, guardian_id, current in touched.values_list(
+            "pk", "patron_id", "guardian_id", "current"
+        )
+    ]
+    if not before:
+        return {}
+    newest = ConsentRecord.objects.aggregate(newest=models.Max("pk"))["newest"] or 0
+    move_consents(merged, survivor, actor=actor)
+    created = list(
+        ConsentRecord.objects.filter(pk__gt=newest, patron=survivor).values_list("pk", flat=True)
+    )
+    return {"before": before, "created": created}
+
+
+def _unmerge_consents(state: dict[str, Any]) -> None:
+    from libcrm.consent.models import ConsentRecord
+
+    if not state:
+        return
+    ConsentRecord.objects.filter(pk__in=state.get("created", [])).delete()
+    pks = [row[0] for row in state["before"]]
+    # one current record per patron and purpose: clear the flags first, then set them back
+    ConsentRecord.objects.filter(pk__in=pks).update(current=False)
+    for pk, patron_id, guardian_id, _current in state["before"]:
+        ConsentRecord.objects.filter(pk=pk).update(patron_id=patron_id, guardian_id=guardian_id)
+    ConsentRecord.objects.filter(pk__in=[row[0] for row in state["before"] if row[3]]).update(
+        current=True
+    )
 
 
 def _merge_household(survivor: Patron, merged: Patron) -> dict[str, Any]:

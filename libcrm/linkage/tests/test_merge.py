@@ -234,3 +234,32 @@ def test_after_a_merge_ingestion_resolves_the_merged_records_identifiers_to_the_
         row["patron_key"] = merged.patron_key
     event_services.append_events(rows, source="test")
     assert {r["event_id"] for r in rows} <= event_ids(survivor)
+
+
+def test_consents_merge_most_restrictive_and_an_unmerge_restores_them_exactly(
+    actor: Actor, pair: tuple[Patron, Patron]
+) -> None:
+    from libcrm.consent.models import ConsentRecord
+    from libcrm.consent.selectors import has_consent
+    from libcrm.consent.services import set_consent
+
+    survivor, merged = pair
+    set_consent(actor, survivor, "personalisation", True, via="staff")
+    set_consent(actor, merged, "personalisation", False, via="portal")
+    set_consent(actor, merged, "outreach_email", True, via="portal")
+    set_consent(actor, survivor, "loan_history", True, via="staff")
+
+    def state() -> list[tuple[Any, ...]]:
+        return sorted(
+            ConsentRecord.objects.values_list("pk", "patron_id", "purpose", "granted", "current")
+        )
+
+    before = state()
+    merge = merge_patrons(actor, survivor, merged, reason="same person")
+    assert not has_consent(survivor, "personalisation")  # one "no" wins
+    assert has_consent(survivor, "outreach_email")  # the survivor never chose: theirs carries
+    assert has_consent(survivor, "loan_history")
+    assert ConsentRecord.objects.filter(patron=merged).count() == 0
+    unmerge_patrons(actor, merge, reason="two people")
+    assert state() == before
+    assert has_consent(survivor, "personalisation") and not has_consent(merged, "personalisation")
