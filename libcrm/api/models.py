@@ -17,6 +17,7 @@ class Scope(models.TextChoices):
     PATRONS_REVEAL = "patrons:reveal", _("Read identifiers in full")
     EVENTS_WRITE = "events:write", _("Import interaction events")
     LINKAGE_REVIEW = "linkage:review", _("Review possible duplicates, merge and unmerge patrons")
+    PATRONS_ERASE = "patrons:erase", _("Erase patrons (data-subject requests)")
 
 
 class ApiToken(models.Model):

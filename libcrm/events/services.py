@@ -20,6 +20,7 @@ from libcrm.events.store import (
     Progress,
     RetentionRule,
     RewriteReport,
+    rewrite,
 )
 from libcrm.events.store.aliases import RekeyReport
 from libcrm.events.store.compaction import CompactionReport
@@ -58,14 +59,52 @@ def append_events(
 
 
 def erase_patron_events(patron_key: str) -> RewriteReport:
-    """Remove every event of a patron (right to erasure); the caller audits it."""
-    return event_store().erase_patron(patron_key)
+    """Remove every event of a patron, under every key merged into theirs (right to erasure);
+    the caller audits it. The ledger's file statistics stop naming those keys too."""
+    store = event_store()
+    manifest = store.manifest
+    keys = sorted(manifest.keys_meaning(manifest.resolve(patron_key)))
+    report = store.erase_patron(patron_key)
+    _forget_keys_in_ledger(store.store_id, keys)
+    return report
+
+
+_LOWEST_KEY = "pk" + "2" * 24  # '2' sorts before every other base32 character
+_HIGHEST_KEY = "pk" + "z" * 24
+
+
+def _forget_keys_in_ledger(store_id: str, keys: Sequence[str]) -> None:
+    """A ledger row lists its files with their patron-key range, which can be an erased key:
+    widen such a bound to the lowest or highest possible key (still a true bound, so recovery
+    and pruning stay correct) so that no row names the erased patron."""
+    from django.db.models import Q
+
+    from libcrm.events.models import EventBatch
+
+    wanted = set(keys)
+    if not wanted:
+        return
+    found = Q()
+    for key in wanted:
+        found |= Q(files__icontains=key)
+    for batch in EventBatch.objects.filter(found, store=store_id):
+        files = []
+        for entry in batch.files:
+            entry = dict(entry)
+            if entry.get("pk_min") in wanted:
+                entry["pk_min"] = _LOWEST_KEY
+            if entry.get("pk_max") in wanted:
+                entry["pk_max"] = _HIGHEST_KEY
+            files.append(entry)
+        EventBatch.objects.filter(pk=batch.pk).update(files=files)
 
 
 def apply_event_retention(
-    rules: Sequence[RetentionRule], *, now: datetime | None = None
+    rules: Sequence[RetentionRule], *, now: datetime | None = None, dry_run: bool = False
 ) -> RewriteReport:
-    return event_store().apply_retention(rules, now=now)
+    """Delete or anonymise events past their retention (see :class:`RetentionRule`); with
+    ``dry_run`` only report what would change. The caller audits it."""
+    return rewrite.apply_retention(event_store(), rules, now=now, dry_run=dry_run)
 
 
 def merge_patron_events(old_patron_key: str, new_patron_key: str) -> RekeyReport:

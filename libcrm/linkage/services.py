@@ -451,7 +451,7 @@ def decide_candidate(
             AuditAction.REVIEW_MATCH,
             patron=candidate.left,
             target=f"candidate:{candidate.pk}",
-            detail={"same_person": same_person, "other_key": candidate.right.patron_key},
+            detail={"same_person": same_person},
         )
     candidate.refresh_from_db()
     return candidate
@@ -532,7 +532,7 @@ def flag_identifier_conflict(
             AuditAction.REVIEW_MATCH,
             patron=claimant,
             target=f"candidate:{candidate.pk}",
-            detail={"conflict": kind, "other_key": holder.patron_key},
+            detail={"conflict": kind},
         )
     return candidate
 

@@ -155,9 +155,8 @@ def apply_retention(
             for rule in rules:
                 if rule.action != action:
                     continue
-                if rule.keep_keys or rule.after_return:
-                    if person is None:
-                        person = apply_aliases(table, manifest).column("patron_key")
+                if (rule.keep_keys or rule.after_return) and person is None:
+                    person = apply_aliases(table, manifest).column("patron_key")
                 if rule.after_return:
                     hit = _returned(table, person, returns[rule])
                 else:
@@ -268,8 +267,8 @@ def _rewrite(
         for action, mask in (("deleted", delete), ("anonymised", anonymise)):
             if mask is not None and "type" in probe.column_names and pc.any(mask).as_py():
                 counts = report.by_type.setdefault(action, {})
-                for name, n in _type_counts(probe.filter(mask)).items():
-                    counts[name] = counts.get(name, 0) + n
+                for name, count in _type_counts(probe.filter(mask)).items():
+                    counts[name] = counts.get(name, 0) + count
         if dry_run:
             continue
         old.append(entry)
