@@ -231,3 +231,151 @@ LOGGING = {
 
 # Set when libcrm runs behind a reverse proxy that sets X-Forwarded-For (audit records the client).
 LIBCRM_TRUST_X_FORWARDED_FOR = _env_bool("LIBCRM_TRUST_X_FORWARDED_FOR", False)
+
+# --- Staff sign-in security (OWASP ASVS 5.0 L2; docs/operators.md "Staff sign-in") ----------
+# Roles that see personal data sign in with a second factor (libcrm.staff.middleware keeps a
+# session on the sign-in pages until then). Failed attempts per account and per client address
+# within the window block further attempts until the window has passed.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "libcrm.staff.middleware.SecondFactorMiddleware",
+)
+LIBCRM_LOGIN_WINDOW_SECONDS = int(os.environ.get("LIBCRM_LOGIN_WINDOW_SECONDS", 15 * 60))
+LIBCRM_LOGIN_MAX_FAILURES_ACCOUNT = int(os.environ.get("LIBCRM_LOGIN_MAX_FAILURES_ACCOUNT", 5))
+LIBCRM_LOGIN_MAX_FAILURES_ADDRESS = int(os.environ.get("LIBCRM_LOGIN_MAX_FAILURES_ADDRESS", 20))
+# Exports, erasure, merges and staff changes ask for the password (and code) again when the last
+# proof of identity is older than this.
+LIBCRM_REAUTH_SECONDS = int(os.environ.get("LIBCRM_REAUTH_SECONDS", 300))
+# An approved bulk export can be downloaded once, within this many hours of its approval.
+LIBCRM_EXPORT_VALID_HOURS = int(os.environ.get("LIBCRM_EXPORT_VALID_HOURS", 24))
+
+# --- Portal and e-mail -------------------------------------------------------------------------
+# The patron portal (/portal/) sends sign-up and password-reset links by e-mail. Without
+# EMAIL_HOST the console backend prints messages to the server's output (the demo); with it,
+# mail goes over SMTP (EMAIL_USE_TLS / EMAIL_USE_SSL, EMAIL_HOST_USER / EMAIL_HOST_PASSWORD).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 20))
+EMAIL_BACKEND = os.environ.get(
+    "LIBCRM_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = os.environ.get("LIBCRM_EMAIL_FROM", "libcrm <noreply@localhost>")
+# Links in e-mails start with this (https://library.example.edu); otherwise with the address the
+# request came to (ALLOWED_HOSTS limits which).
+LIBCRM_PORTAL_BASE_URL = os.environ.get("LIBCRM_PORTAL_BASE_URL", "").rstrip("/")
+# A reset or activation link works once, for this long.
+LIBCRM_PORTAL_RESET_SECONDS = int(os.environ.get("LIBCRM_PORTAL_RESET_SECONDS", 3600))
+# At most this many reset e-mails a patron per hour (a form cannot be used to flood a mailbox).
+LIBCRM_PORTAL_RESET_PER_HOUR = int(os.environ.get("LIBCRM_PORTAL_RESET_PER_HOUR", 3))
+# Failed sign-ins allowed per card and per client address within the window before further
+# attempts are refused (with the same answer as any failure) until the window passes.
+LIBCRM_PORTAL_CARD_FAILURES = int(os.environ.get("LIBCRM_PORTAL_CARD_FAILURES", 5))
+LIBCRM_PORTAL_ADDRESS_FAILURES = int(os.environ.get("LIBCRM_PORTAL_ADDRESS_FAILURES", 20))
+LIBCRM_PORTAL_THROTTLE_SECONDS = int(os.environ.get("LIBCRM_PORTAL_THROTTLE_SECONDS", 900))
+
+# Analytics engine (features, segments): DuckDB in-process by default, or Spark (PySpark local
+# mode, or a cluster the session is configured for) when set to "spark"; both run the same
+# definitions. The feature table lives in LIBCRM_FEATURES_DIR and is refreshed for the patrons
+# of each appended batch (LIBCRM_FEATURES_ON_APPEND) and in full by `libcrm features refresh
+# --full` (daily). LIBCRM_24H_BRANCHES: branch codes of 24-hour self-service spaces, whose
+# entries count as 24-hour-space use.
+LIBCRM_ANALYTICS_ENGINE = os.environ.get("LIBCRM_ANALYTICS_ENGINE", "duckdb").strip().lower()
+if LIBCRM_ANALYTICS_ENGINE not in ("duckdb", "spark"):
+    raise ImproperlyConfigured(
+        f"LIBCRM_ANALYTICS_ENGINE must be duckdb or spark, not {LIBCRM_ANALYTICS_ENGINE!r}"
+    )
+LIBCRM_FEATURES_DIR = Path(
+    os.environ.get("LIBCRM_FEATURES_DIR", LIBCRM_DATA_DIR / "features")
+).resolve()
+LIBCRM_FEATURES_ON_APPEND = _env_bool("LIBCRM_FEATURES_ON_APPEND", True)
+LIBCRM_ANALYTICS_MEMORY = os.environ.get("LIBCRM_ANALYTICS_MEMORY", "2GB")  # DuckDB's budget
+LIBCRM_24H_BRANCHES = tuple(
+    b.strip() for b in os.environ.get("LIBCRM_24H_BRANCHES", "24h").split(",") if b.strip()
+)
+
+# --- Audit chain, security headers and the production profile (issue 6) ----------------------
+# The audit chain's checkpoint (libcrm.privacy.checkpoint): outside the data folder and the
+# database, so that cutting records off the end of the chain is noticed by `libcrm audit verify`.
+LIBCRM_AUDIT_CHECKPOINT = Path(
+    os.environ.get("LIBCRM_AUDIT_CHECKPOINT", LIBCRM_HOME / "audit" / "checkpoint.json")
+).resolve()
+
+# Content security policy (django-csp 4): only libcrm's own scripts, styles, images and fonts; no
+# inline script or style (templates use classes and static files), no plugins, no framing, forms
+# post only back to libcrm. Browsers refuse whatever an injected fragment would try to load.
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:"],
+        "font-src": [_SELF],
+        "connect-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    },
+}
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1,
+    "libcrm.privacy.middleware.PermissionsPolicyMiddleware",
+)
+LIBCRM_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()"
+)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# LIBCRM_PROFILE=production: everything `libcrm check --deploy` asks for. HTTPS only (redirect,
+# HSTS for two years with subdomains and preload, secure cookies); DEBUG cannot be turned on;
+# LIBCRM_ALLOWED_HOSTS must name the site and the secret key must be a real one, or libcrm
+# refuses to start. Behind a TLS-terminating proxy, set LIBCRM_TLS_PROXY_HEADER=1 so that the
+# proxy's X-Forwarded-Proto tells Django the request came in over HTTPS.
+LIBCRM_PROFILE = os.environ.get("LIBCRM_PROFILE", "development").strip().lower()
+if LIBCRM_PROFILE not in {"development", "production"}:
+    raise ImproperlyConfigured(
+        f"LIBCRM_PROFILE must be 'development' or 'production', not {LIBCRM_PROFILE!r}"
+    )
+if LIBCRM_PROFILE == "production":
+    if DEBUG:
+        raise ImproperlyConfigured(
+            "LIBCRM_DEBUG cannot be on with LIBCRM_PROFILE=production (it shows settings and "
+            "data in error pages); unset LIBCRM_DEBUG"
+        )
+    if not os.environ.get("LIBCRM_ALLOWED_HOSTS", "").strip():
+        raise ImproperlyConfigured(
+            "LIBCRM_PROFILE=production needs LIBCRM_ALLOWED_HOSTS: the host names this site is "
+            "reached by, comma-separated (e.g. library.example.org)"
+        )
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-"):
+        raise ImproperlyConfigured(
+            "LIBCRM_PROFILE=production needs a real secret key: LIBCRM_SECRET_KEY must be at "
+            "least 50 random characters (or leave it unset to use the one in the key file)"
+        )
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("LIBCRM_HSTS_SECONDS", 2 * 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    CSRF_COOKIE_HTTPONLY = True  # the console passes the token in the page (hx-headers, forms)
+    if _env_bool("LIBCRM_TLS_PROXY_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# --- end of the audit / security headers / production block ------------------------------------
+
+# Pseudonymous, aggregate usage statistics apply to patrons of 14 and over until they say no
+# (docs/privacy.md explains why); set this off to make them opt-in like every other purpose.
+LIBCRM_CONSENT_ANALYTICS_DEFAULT = _env_bool("LIBCRM_CONSENT_ANALYTICS_DEFAULT", True)

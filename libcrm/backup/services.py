@@ -56,7 +56,7 @@ from libcrm.events.store import manifest as store_manifest
 from libcrm.privacy.actors import Actor
 from libcrm.privacy.keys import get_keyring
 from libcrm.privacy.models import AuditAction
-from libcrm.privacy.services import record_audit_event
+from libcrm.privacy.services import record_audit_event, reset_audit_checkpoint
 
 FORMAT = "libcrm-backup/1"
 SUFFIX = ".lcbk"
@@ -572,6 +572,9 @@ def restore_backup(
             shutil.move(staging / name, target)
     step("check")
     result = _check_restored(source, manifest)
+    # the audit chain now ends where the backup's did: its checkpoint must agree, or `audit
+    # verify` would report the records written after the backup as cut off
+    reset_audit_checkpoint(actor or Actor.system("restore"))
     record_audit_event(
         actor or Actor.system("restore"),
         AuditAction.RESTORE,

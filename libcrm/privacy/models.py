@@ -1,13 +1,16 @@
 """The audit trail: who read or changed which patron's personal data, when, and from where.
 
 Records never hold personal data themselves: they name the patron by internal id and
-pseudonymous key, and list the *names* of fields changed, never their values.
+pseudonymous key, and list the *names* of fields changed, never their values. Records form a
+hash chain (``seq``, ``prev_hash``, ``hash``; see :mod:`libcrm.privacy.chain`), appended only
+through :mod:`libcrm.privacy.services`.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -61,7 +64,8 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the service before sealing (auto_now_add would overwrite it after the seal).
+    at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -79,6 +83,13 @@ class AuditEvent(models.Model):
     target = models.CharField(max_length=120, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # The chain: position, the seal of the record before, keyed digests of the two fields that
+    # erasure may blank, and this record's seal over all of it.
+    seq = models.BigIntegerField(unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    patron_digest = models.CharField(max_length=64, blank=True, editable=False)
+    target_digest = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -150,8 +150,10 @@ def test_restore_from_the_offsite_copy_into_an_empty_installation(
     original = last_json(child(source["env"], "inspect").stdout)
     assert restored["names"] == original["names"] == ["Name" + source["markers"]["text"]]
     assert restored["events"] == original["events"] == 300
-    # the restored instance works: it can be backed up again
+    # the restored instance works: it can be backed up again, and its audit chain verifies
     assert last_json(child(target, "backup").stdout)["events"] == 300
+    verified = libcrm(target, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_verify_only_checks_the_offsite_copy_and_restores_nothing(source: dict) -> None:

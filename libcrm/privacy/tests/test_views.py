@@ -129,3 +129,30 @@ def test_a_datetime_is_shown_in_local_time(admin: Any, settings: Any) -> None:
     four_utc = datetime(2025, 3, 1, 4, 0, tzinfo=UTC)  # noon in Asia/Shanghai
     AuditEvent.objects.filter(pk=event.pk).update(at=four_utc)
     assert "2025-03-01 12:00:00" in admin.get("/audit/", {"actor": "clock"}).text
+
+
+def test_the_filtered_view_exports_as_csv(admin: Any, trail: dict[str, Any]) -> None:
+    import csv
+    import io
+
+    response = admin.get("/audit/export.csv", {"actor": "wang"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [r["action"] for r in rows] == ["view_patron", "update_patron"]
+    assert rows[1]["detail"] == '{"fields": ["name", "notes"]}'
+    assert rows[0]["patron_key"] == trail["patron"].patron_key
+    assert "张伟" not in body
+    exported = AuditEvent.objects.filter(action=AuditAction.EXPORT).get()
+    assert exported.target == "audit.csv" and exported.detail == {"filters": ["actor"], "rows": 2}
+
+
+def test_only_administrators_export_the_trail(staff_client: Callable[[str], Any], db: Any) -> None:
+    assert staff_client("front_desk").get("/audit/export.csv").status_code == 403
+
+
+def test_filter_up_to_a_record_number(admin: Any, trail: dict[str, Any]) -> None:
+    second = AuditEvent.objects.order_by("seq")[1]
+    found = events(admin.get("/audit/", {"upto": second.seq}))
+    assert sorted(e.seq for e in found) == [second.seq - 1, second.seq]
