@@ -27,6 +27,7 @@ from libcrm.privacy.services import record_audit_event
 from libcrm.staff.models import RecoveryCode, TotpDevice
 from libcrm.staff.roles import second_factor_required
 from libcrm.staff.services import StaffError
+from libcrm.staff.sessions import end_sessions_of
 
 ISSUER = "libcrm"
 STEP_SECONDS = 30
@@ -222,8 +223,12 @@ def reset_second_factor(actor: Actor, user: Any) -> None:
         )
     TotpDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
+    ended = end_sessions_of(user)  # whoever holds the lost phone is signed out now
     record_audit_event(
-        actor, AuditAction.MFA_RESET, target=f"staff:{user.pk}", detail={"by": "administrator"}
+        actor,
+        AuditAction.MFA_RESET,
+        target=f"staff:{user.pk}",
+        detail={"by": "administrator", "sessions_ended": ended},
     )
 
 

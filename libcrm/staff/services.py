@@ -14,6 +14,7 @@ from libcrm.privacy.models import AuditAction
 from libcrm.privacy.services import record_audit_event
 from libcrm.staff.models import StaffProfile
 from libcrm.staff.roles import Role
+from libcrm.staff.sessions import end_sessions_of
 
 
 class StaffError(Exception):
@@ -99,7 +100,11 @@ def set_staff_active(actor: Actor, user: AbstractUser, active: bool) -> Abstract
         _refuse_losing_the_last_administrator(user)
     user.is_active = active
     user.save(update_fields=["is_active"])
+    ended = 0 if active else end_sessions_of(user)
     record_audit_event(
-        actor, AuditAction.CHANGE_STAFF, target=f"staff:{user.pk}", detail={"active": active}
+        actor,
+        AuditAction.CHANGE_STAFF,
+        target=f"staff:{user.pk}",
+        detail={"active": active, "sessions_ended": ended},
     )
     return user

@@ -37,6 +37,7 @@ class RetentionRunReport:
     files_rewritten: int = 0
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
     spared_patrons: dict[str, int] = field(default_factory=dict)  # per consent purpose
+    sign_in_attempts_pruned: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -98,6 +99,12 @@ def apply_retention_policies(
         report.rows_anonymised = rewrite.rows_anonymised
         report.files_rewritten = len(rewrite.files_rewritten)
         report.by_type = rewrite.by_type
+    if not dry_run:
+        # sign-in attempts (keyed digests and addresses) are kept only as long as throttling
+        # and an investigation need them; the audit trail keeps the failures themselves
+        from libcrm.staff.throttle import prune_attempts
+
+        report.sign_in_attempts_pruned = prune_attempts()
     record_audit_event(
         actor,
         AuditAction.RETENTION_RUN,
@@ -109,6 +116,7 @@ def apply_retention_policies(
             "rows_anonymised": report.rows_anonymised,
             "files_rewritten": report.files_rewritten,
             "spared_patrons": report.spared_patrons,
+            "sign_in_attempts_pruned": report.sign_in_attempts_pruned,
         },
     )
     return report

@@ -275,3 +275,28 @@ def test_a_demo_account_signs_in_with_the_published_key(
     shown = printed.out.strip()
     # A code stays valid one step after its own, so a turn of the clock in between is fine.
     assert client.post("/accounts/mfa/", {"code": shown})["Location"] == "/"
+
+
+def test_deactivating_or_resetting_an_account_ends_its_open_sessions(
+    make_staff: Any, client: Any
+) -> None:
+    from django.test import Client
+
+    from libcrm.privacy.actors import Actor
+    from libcrm.staff.mfa import reset_second_factor
+    from libcrm.staff.services import set_staff_active
+    from libcrm.staff.testing import sign_in_fully
+
+    admin = make_staff("administrator")
+    for change in (
+        lambda user: reset_second_factor(Actor(label="admin", via="web", user_id=admin.pk), user),
+        lambda user: set_staff_active(
+            Actor(label="admin", via="web", user_id=admin.pk), user, False
+        ),
+    ):
+        user = make_staff("front_desk")
+        browser = Client()
+        sign_in_fully(browser, user)
+        assert browser.get("/patrons/").status_code == 200
+        change(user)
+        assert browser.get("/patrons/").status_code == 302  # back to the sign-in page
