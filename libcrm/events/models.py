@@ -1,9 +1,10 @@
 """The batch ledger: one row per append to the event store (ingestion history, M4).
 
 The row is the append's commit point (see :mod:`libcrm.events.store.writer`): a batch whose
-files exist but whose row is not committed is rolled back by recovery. It holds counts and file
-names only — never event content or patron keys — so it can be kept as long as the library
-wants its ingestion history.
+files exist but whose row is not committed is rolled back by recovery. It holds counts, file
+names and each file's patron-key range (``pk_min``/``pk_max``: bounds that may be real keys,
+which erasure widens to the extreme keys) — never event content — so it can be kept as long as
+the library wants its ingestion history.
 """
 
 from __future__ import annotations
