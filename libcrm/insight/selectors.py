@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count
@@ -126,3 +127,23 @@ def patron_overview(today: date | None = None, k: int | None = None) -> PatronOv
         registrations=registrations,
         k=k,
     )
+
+
+def usage(months: int = 12, today: date | None = None, k: int | None = None) -> Any:
+    """The usage dashboard (:mod:`libcrm.insight.usage`) over the last ``months`` months."""
+    from libcrm.events.services import event_store
+    from libcrm.insight.usage import usage_dashboard
+
+    store = event_store()
+    cur = store.engine.cursor().cursor()  # its own connection: its temp view and table die with it
+    try:
+        store.reader.relation(cur).create_view("events", replace=True)
+        return usage_dashboard(
+            cur,
+            tz=settings.TIME_ZONE,
+            until=today or timezone.localdate(),
+            months=months,
+            k=settings.LIBCRM_MIN_GROUP_SIZE if k is None else k,
+        )
+    finally:
+        cur.close()

@@ -1,7 +1,13 @@
-"""Pages of the insight app (namespace ``insight``)."""
+"""Pages of the insight app (namespace ``insight``), under /insight/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from libcrm.insight import views
 
 app_name = "insight"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("usage.csv", views.dashboard_csv, name="dashboard-csv"),
+    path("usage.xlsx", views.dashboard_xlsx, name="dashboard-xlsx"),
+]
