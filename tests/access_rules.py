@@ -23,6 +23,7 @@ AGGREGATES = frozenset({ADMIN, RELATIONS, LIAISON, ACQUISITIONS, ANALYST})
 EVENT_STORE = frozenset({ADMIN, RELATIONS, ANALYST})
 IMPORTERS = frozenset({ADMIN, RELATIONS})
 ADMINS = frozenset({ADMIN})
+SUBJECT_REQUESTS = frozenset({ADMIN, RELATIONS})  # export or erase everything about a patron
 
 PUBLIC = "public"  # no sign-in needed (sign-in pages, language switch)
 PORTAL = "portal"  # the patron portal: patrons' own session, never a staff one
@@ -34,6 +35,14 @@ CONSOLE: dict[str, frozenset[str] | str] = {
     "set_language": PUBLIC,
     "login": PUBLIC,
     "logout": PUBLIC,
+    # sign-in security (libcrm/console/accounts.py): a signed-in session of any role
+    "mfa-verify": EVERYONE,
+    "mfa-enrol": EVERYONE,
+    "mfa-recovery-codes": EVERYONE,
+    "account-security": EVERYONE,
+    "account-regenerate-codes": EVERYONE,
+    "account-remove-second-factor": EVERYONE,
+    "reauthenticate": EVERYONE,
     "api-index": SKIP,
     "api:openapi-json": PUBLIC,
     "api:openapi-view": PUBLIC,
@@ -64,11 +73,60 @@ CONSOLE: dict[str, frozenset[str] | str] = {
     "console:events-upload-preview": IMPORTERS,
     "console:events-upload-import": IMPORTERS,
     "console:events-upload-cancel": IMPORTERS,
+    # tags and segments (libcrm/segments/views.py): sizes are aggregates; defining is
+    # segments.change_segment
+    "segments:list": AGGREGATES,
+    "segments:detail": AGGREGATES,
+    "segments:create": frozenset({ADMIN, RELATIONS, ANALYST}),
+    "segments:edit": frozenset({ADMIN, RELATIONS, ANALYST}),
+    "segments:count": frozenset({ADMIN, RELATIONS, ANALYST}),
+    "segments:snapshot": frozenset({ADMIN, RELATIONS, ANALYST}),
+    # identity linkage (libcrm/linkage/views.py): reviewers see two patrons' personal data
+    "linkage:queue": IMPORTERS,
+    "linkage:candidate": IMPORTERS,
+    "linkage:decide": IMPORTERS,
+    "linkage:merges": IMPORTERS,
+    "linkage:merge": IMPORTERS,
+    "linkage:unmerge": IMPORTERS,
+    "linkage:runs": IMPORTERS,
+    "linkage:run": IMPORTERS,
+    "linkage:run-start": IMPORTERS,
+    # the usage dashboard (libcrm/insight/views.py): aggregates only
+    "insight:dashboard": AGGREGATES,
+    "insight:dashboard-csv": AGGREGATES,
+    "insight:dashboard-xlsx": AGGREGATES,
     "console:audit": ADMINS,
+    "console:audit-export": ADMINS,
+    "console:audit-verify": ADMINS,
     "console:staff-list": ADMINS,
     "console:staff-create": ADMINS,
     "console:staff-role": ADMINS,
     "console:staff-active": ADMINS,
+    "console:staff-mfa-reset": ADMINS,
+    "console:staff-exports": PERSONAL,
+    "console:staff-export-new": PERSONAL,
+    "console:staff-export-approve": frozenset({ADMIN, RELATIONS}),
+    "console:staff-export-reject": frozenset({ADMIN, RELATIONS}),
+    "console:staff-export-download": PERSONAL,
+    # the patron portal (libcrm/portal): patrons' own pages; staff may only e-mail a link
+    "portal:home": PORTAL,
+    "portal:signin": PUBLIC,
+    "portal:signout": PUBLIC,
+    "portal:forgot-password": PUBLIC,
+    "portal:set-password": PUBLIC,
+    "portal:my-data": PORTAL,
+    "portal:consents": PORTAL,
+    "portal:export": PORTAL,
+    "portal:erase": PORTAL,
+    "portal:staff-send-activation": EDITORS,
+    "portal:staff-set-consent": EDITORS,
+    # data-subject requests and retention (libcrm.subjects)
+    "subjects:patron-export": SUBJECT_REQUESTS,
+    "subjects:patron-correct": EDITORS,
+    "subjects:patron-erase": SUBJECT_REQUESTS,
+    "subjects:retention": ADMINS,
+    "subjects:retention-create": ADMINS,
+    "subjects:retention-edit": ADMINS,
 }
 
 # API operations by operation id → the token scopes they need (all of them); PUBLIC operations
@@ -83,4 +141,10 @@ API: dict[str, frozenset[str] | str] = {
     "create_identifier": frozenset({"patrons:write"}),
     "delete_identifier": frozenset({"patrons:write"}),
     "ingest_ndjson": frozenset({"events:write"}),
+    "export_patron": frozenset({"patrons:read", "patrons:reveal"}),
+    "erase_patron_api": frozenset({"patrons:erase"}),
+    "list_candidates": frozenset({"linkage:review"}),
+    "decide": frozenset({"linkage:review"}),
+    "create_merge": frozenset({"linkage:review"}),
+    "undo_merge": frozenset({"linkage:review"}),
 }

@@ -44,6 +44,8 @@ ERASE_SUBJECT = "subjects.erase_patron"
 MANAGE_RETENTION = "subjects.manage_retention"
 # Reviewing possible duplicates, merging and unmerging patrons (libcrm.linkage).
 REVIEW_MATCHES = "linkage.review_matches"
+# Defining tags and segments (libcrm.segments); seeing them and their sizes is AGGREGATES.
+DEFINE_SEGMENTS = "segments.change_segment"
 
 _READ_PERSONAL = [VIEW_PATRONS, VIEW_PERSONAL]
 _EDIT = [ADD_PATRON, CHANGE_PATRON, REVEAL]
@@ -63,6 +65,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         EXPORT_SUBJECT,
         ERASE_SUBJECT,
         MANAGE_RETENTION,
+        DEFINE_SEGMENTS,
     ],
     Role.USER_RELATIONS: [
         *_READ_PERSONAL,
@@ -74,12 +77,13 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         REVIEW_MATCHES,
         EXPORT_SUBJECT,
         ERASE_SUBJECT,
+        DEFINE_SEGMENTS,
     ],
     Role.FRONT_DESK: [*_READ_PERSONAL, *_EDIT],
     Role.SUBJECT_LIAISON: [*_READ_PERSONAL, AGGREGATES],
     Role.ACQUISITIONS: [*_READ_PERSONAL, AGGREGATES],
     # Analysts see aggregates and pseudonymous keys only, never a patron's personal data.
-    Role.ANALYST: [AGGREGATES, VIEW_EVENT_STORE],
+    Role.ANALYST: [AGGREGATES, VIEW_EVENT_STORE, DEFINE_SEGMENTS],
 }
 
 
