@@ -49,6 +49,7 @@ from libcrm.patrons.validation import PATRON_FIELDS
 from libcrm.privacy.actors import Actor
 from libcrm.privacy.models import AuditAction
 from libcrm.privacy.services import record_audit_event
+from libcrm.segments.selectors import segments_of
 from libcrm.staff.roles import ADD_PATRON, CHANGE_PATRON, REVEAL, VIEW_PERSONAL
 
 PAGE_SIZE = 25
@@ -162,6 +163,7 @@ def _render_detail(
         "household_join_form": HouseholdJoinForm(),
         **patron_events_context(request, patron),
         **identity_context(patron, request.user),
+        "memberships": segments_of(patron.patron_key),
         **forms,
     }
     return render(request, "patrons/patron_detail.html", context)

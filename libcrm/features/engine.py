@@ -1,0 +1,273 @@
+"""Running the feature expression (:mod:`libcrm.features.definitions`) on an engine.
+
+DuckDB (the default) runs the SQL Ibis compiles from the expression on the event store's own
+sandboxed connection, over the live Parquet files the manifest lists; Spark (local mode, or a
+cluster) runs the same expression through Ibis's PySpark backend over the same files. Both see
+the same three inputs — the events, the store's alias table (merged keys re-pointed) and the
+subject → top-class table — and their results are cast to one schema. Pure: no Django.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from libcrm.events.store.aliases import alias_table
+from libcrm.events.store.engine import Engine
+from libcrm.events.store.manifest import Manifest
+from libcrm.features.definitions import (
+    ALIAS_COLUMNS,
+    CLASS_COLUMNS,
+    EVENT_COLUMNS,
+    FEATURE_SCHEMA,
+    FeatureParams,
+    feature_expression,
+    finish,
+    subject_classes,
+)
+
+if TYPE_CHECKING:
+    from libcrm.events.store.store import EventStore
+
+EngineName = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one computation reads: the files, the alias table and the keys to compute."""
+
+    files: list[str]
+    manifest: Manifest
+    stored_keys: list[str] | None  # every stored key whose rows are read (None: all)
+
+    @property
+    def aliases(self) -> pa.Table | None:
+        return alias_table(self.manifest) if self.manifest.aliases else None
+
+
+def inputs_for(store: EventStore, keys: Iterable[str] | None = None) -> Inputs:
+    """The store's live files and, for ``keys``, every stored key that now means one of them
+    (the key itself and any key merged into it)."""
+    manifest = store.manifest
+    files = [str(store.root / path) for path in sorted(manifest.files)]
+    stored: list[str] | None = None
+    if keys is not None:
+        wanted: set[str] = set()
+        for key in keys:
+            wanted.update(manifest.keys_meaning(manifest.resolve(key)))
+        stored = sorted(wanted)
+    return Inputs(files, manifest, stored)
+
+
+def compute(
+    store: EventStore,
+    params: FeatureParams,
+    keys: Iterable[str] | None = None,
+    engine: str = "duckdb",
+    memory_limit: str = "2GB",
+) -> pa.Table:
+    """The feature table of every patron (or of ``keys``' patrons) as of ``params.as_of``.
+
+    On DuckDB the query runs in a database of its own, sandboxed to the store's folder like
+    the store's, with ``memory_limit`` (the per-day stage of a big library holds millions of
+    groups; the store's own budget is sized for timelines and appends)."""
+    if engine not in ENGINES:
+        raise ValueError(f"analytics engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    inputs = inputs_for(store, keys)
+    if not inputs.files or inputs.stored_keys == []:
+        return FEATURE_SCHEMA.empty_table()
+    if engine == "spark":
+        return _on_spark(inputs, params)
+    return _on_duckdb(_duckdb_for(store, memory_limit), inputs, params)
+
+
+def _tables(
+    prefix: str, inputs: Inputs, events_name: str | None = None
+) -> tuple[ir.Table, ir.Table | None, ir.Table, ir.Table | None]:
+    events = ibis.table(EVENT_COLUMNS, name=events_name or f"{prefix}_events")
+    aliases = ibis.table(ALIAS_COLUMNS, name=f"{prefix}_aliases") if inputs.aliases else None
+    classes = ibis.table(CLASS_COLUMNS, name=f"{prefix}_classes")
+    # Keys travel as a table (a semi-join): DuckDB pushes the smallest and largest key into
+    # the Parquet scan, so for a few patrons only the row groups of sorted files whose key
+    # range can hold them are read; and the SQL text stays the same from batch to batch.
+    keyed = None
+    if inputs.stored_keys is not None:
+        keyed = ibis.table({"key": "string"}, name=f"{prefix}_keys")
+    return events, aliases, classes, keyed
+
+
+def _key_filter(keyed: ir.Table | None) -> ir.Column | None:
+    return keyed.key if keyed is not None else None
+
+
+def _subjects_expression(events: ir.Table, keys: Any, key_range: Any = None) -> ir.Table:
+    e = events if key_range is None else events.filter(events.patron_key.between(*key_range))
+    e = e if keys is None else e.filter(e.patron_key.isin(keys))
+    return e.filter(e.subject.notnull()).select("subject").distinct()
+
+
+# Each engine hands the expression the event columns it reads, time as UTC microseconds.
+DUCKDB_COLUMNS = [
+    "epoch_us(occurred_at) AS occurred_at_us" if c == "occurred_at_us" else c for c in EVENT_COLUMNS
+]
+SPARK_COLUMNS = [
+    "unix_micros(occurred_at) AS occurred_at_us" if c == "occurred_at_us" else c
+    for c in EVENT_COLUMNS
+]
+
+# --- DuckDB -----------------------------------------------------------------------------------
+
+_engines: dict[tuple[str, str], Engine] = {}
+_engines_guard = threading.Lock()
+
+
+def _duckdb_for(store: EventStore, memory_limit: str) -> Engine:
+    with _engines_guard:
+        key = (str(store.root), memory_limit)
+        found = _engines.get(key)
+        if found is None:
+            found = _engines[key] = Engine(
+                store.root, threads=store.options.threads, memory_limit=memory_limit
+            )
+        return found
+
+
+_sql_cache: dict[tuple[Any, ...], str] = {}
+_LOW, _HIGH = "libcrm-features-key-low", "libcrm-features-key-high"
+
+
+def _bounds(inputs: Inputs) -> tuple[str, str] | None:
+    keys = inputs.stored_keys
+    return (keys[0], keys[-1]) if keys else None
+
+
+_sql_guard = threading.Lock()
+
+
+_views = threading.local()
+
+
+def _events_view(cur: Any, files: list[str]) -> str:
+    """A view of the live files on this thread's cursor, kept until the files change
+    (opening twelve Parquet files costs more than a one-patron query)."""
+    known: dict[int, tuple[tuple[str, ...], str]] = getattr(_views, "known", None) or {}
+    _views.known = known
+    wanted = tuple(files)
+    found = known.get(id(cur))
+    if found is not None and found[0] == wanted:
+        return found[1]
+    name = f"features_events_{secrets.token_hex(4)}"
+    cur.read_parquet(files, union_by_name=True).select(", ".join(DUCKDB_COLUMNS)).create_view(
+        name, replace=True
+    )
+    if found is not None:
+        cur.execute(f'DROP VIEW IF EXISTS "{found[1]}"')
+    known[id(cur)] = (wanted, name)
+    return name
+
+
+def _on_duckdb(db: Engine, inputs: Inputs, params: FeatureParams) -> pa.Table:
+    cur = db.cursor()
+    prefix = f"features_{secrets.token_hex(4)}"
+    view = _events_view(cur, inputs.files)
+    events, aliases, classes, keyed = _tables(prefix, inputs, view)
+    registered = []
+    try:
+        if aliases is not None and inputs.aliases is not None:
+            cur.register(aliases.get_name(), inputs.aliases)
+            registered.append(aliases.get_name())
+        if keyed is not None and inputs.stored_keys is not None:
+            cur.register(keyed.get_name(), pa.table({"key": inputs.stored_keys}))
+            registered.append(keyed.get_name())
+        keys = _key_filter(keyed)
+        bounds = _bounds(inputs)
+        subjects_sql = ibis.to_sql(_subjects_expression(events, keys, bounds), dialect="duckdb")
+        found = cur.execute(str(subjects_sql)).to_arrow_table().column("subject").to_pylist()
+        cur.register(classes.get_name(), subject_classes(found))
+        registered.append(classes.get_name())
+        sql = _compiled(prefix, inputs, params, events, aliases, classes, keys)
+        values = dict(zip(("kmin", "kmax"), bounds, strict=True)) if bounds else {}
+        return finish(cur.execute(sql, values).to_arrow_table())
+    finally:
+        for name in registered:
+            cur.unregister(name)
+
+
+def _compiled(
+    prefix: str,
+    inputs: Inputs,
+    params: FeatureParams,
+    events: ir.Table,
+    aliases: ir.Table | None,
+    classes: ir.Table,
+    keys: Any,
+) -> str:
+    """The SQL of the expression. Compiling takes Ibis a few hundred milliseconds, more than
+    an incremental refresh's query, so the text is kept per shape, with the table names as
+    placeholders."""
+    shape = (params, aliases is not None, keys is not None)
+    with _sql_guard:
+        cached = _sql_cache.get(shape)
+    if cached is None:
+        # The key range is compiled as two marks, then made $parameters of the query.
+        marks = (ibis.literal(_LOW), ibis.literal(_HIGH)) if keys is not None else None
+        expr = feature_expression(events, aliases, classes, params, keys, marks)
+        cached = str(ibis.to_sql(expr, dialect="duckdb")).replace(prefix, "{prefix}")
+        cached = cached.replace(events.get_name(), "{events}")
+        cached = cached.replace(f"'{_LOW}'", "$kmin").replace(f"'{_HIGH}'", "$kmax")
+        with _sql_guard:
+            if len(_sql_cache) > 32:
+                _sql_cache.clear()
+            _sql_cache[shape] = cached
+    return cached.replace("{prefix}", prefix).replace("{events}", events.get_name())
+
+
+# --- Spark ------------------------------------------------------------------------------------
+
+
+def _on_spark(inputs: Inputs, params: FeatureParams) -> pa.Table:
+    from libcrm.linkage.engine.spark import spark_session
+
+    session = spark_session()
+    con = ibis.pyspark.connect(session)
+    prefix = f"features_{secrets.token_hex(4)}"
+    events, aliases, classes, keyed = _tables(prefix, inputs)
+    views = [events.get_name()]
+    session.read.parquet(*inputs.files).selectExpr(*SPARK_COLUMNS).createOrReplaceTempView(
+        events.get_name()
+    )
+    try:
+        if aliases is not None and inputs.aliases is not None:
+            _spark_view(session, aliases.get_name(), inputs.aliases, ALIAS_COLUMNS)
+            views.append(aliases.get_name())
+        if keyed is not None and inputs.stored_keys is not None:
+            _spark_view(
+                session, keyed.get_name(), pa.table({"key": inputs.stored_keys}), {"key": "string"}
+            )
+            views.append(keyed.get_name())
+        keys = _key_filter(keyed)
+        bounds = _bounds(inputs)
+        found = (
+            con.to_pyarrow(_subjects_expression(events, keys, bounds)).column("subject").to_pylist()
+        )
+        _spark_view(session, classes.get_name(), subject_classes(found), CLASS_COLUMNS)
+        views.append(classes.get_name())
+        expr = feature_expression(events, aliases, classes, params, keys, bounds)
+        return finish(con.to_pyarrow(expr))
+    finally:
+        for name in views:
+            session.catalog.dropTempView(name)
+
+
+def _spark_view(session: Any, name: str, table: pa.Table, columns: dict[str, str]) -> None:
+    ddl = ", ".join(f"{c} {t}" for c, t in columns.items())
+    rows = [tuple(r.values()) for r in table.to_pylist()]
+    session.createDataFrame(rows, schema=ddl).createOrReplaceTempView(name)
