@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from libcrm.patrons.models import Patron
 from libcrm.privacy.actors import Actor
+from libcrm.staff.mfa import DEMO_SECRET
 from libcrm.staff.roles import Role
 from libcrm.world import campus
 from libcrm.world.export import BuiltWorld, build_and_write
@@ -201,12 +202,31 @@ class Command(BaseCommand):
                     f"{folder}: fix the cause and import them with libcrm ingest"
                 ) from exc
             self._print_events(built, summary, folder)
+            self._insight(actor, times)
         self._link(actor, times)
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING("Time by stage"))
         for line in times.lines():
             self.stdout.write(line)
         self._print_staff(password_known=True, kept=[s.username for s in report.staff_kept])
+
+    def _insight(self, actor: Actor, times: StageTimes) -> None:
+        """The feature table, the starter tags and segments and their first snapshot, as a
+        library's nightly refresh would leave them."""
+        from libcrm.features.services import refresh_features
+        from libcrm.segments.services import install_starter_set, take_snapshot
+
+        with times.stage("features, starter segments and their snapshots"):
+            refreshed = refresh_features()
+            segments = install_starter_set(actor)
+            for segment in segments:
+                take_snapshot(actor, segment)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"✔ Insight: features of {refreshed.patrons:,} patrons; "
+                f"{len(segments)} starter tags and segments with their first snapshot."
+            )
+        )
 
     def _link(self, actor: Actor, times: StageTimes) -> None:
         """Fill the review queue of possible duplicates, as a library's nightly run would."""
@@ -295,6 +315,10 @@ class Command(BaseCommand):
             role = str(Role(spec.role).label)
             self.stdout.write(f"  {spec.username:<14}{role:<26}{spec.display_name}{note}")
         self.stdout.write("")
+        self.stdout.write(
+            "Second step of sign-in: the code from `libcrm demo-code`, or add the key "
+            f"{DEMO_SECRET} to an authenticator app (time-based, 6 digits)."
+        )
         self.stdout.write(
             f"Run `libcrm serve`, then sign in at "
             f"http://127.0.0.1:{settings.LIBCRM_PORT}{_login_path()}"
