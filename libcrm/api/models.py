@@ -18,6 +18,8 @@ class Scope(models.TextChoices):
     EVENTS_WRITE = "events:write", _("Import interaction events")
     LINKAGE_REVIEW = "linkage:review", _("Review possible duplicates, merge and unmerge patrons")
     PATRONS_ERASE = "patrons:erase", _("Erase patrons (data-subject requests)")
+    SEGMENTS_READ = "segments:read", _("Read tags and segments, their sizes and rules")
+    SEGMENTS_WRITE = "segments:write", _("Define tags and segments")
 
 
 class ApiToken(models.Model):

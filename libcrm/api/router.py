@@ -17,6 +17,7 @@ from libcrm.api.schemas import ErrorOut, HealthOut
 from libcrm.ingest.api import router as ingest_router
 from libcrm.linkage.api import router as linkage_router
 from libcrm.patrons.api import router as patrons_router
+from libcrm.segments.api import router as segments_router
 from libcrm.subjects.api import router as subjects_router
 
 API_VERSION = "1"
@@ -62,3 +63,4 @@ api.add_router("/v1/patrons", patrons_router, tags=["patrons"])
 api.add_router("/v1/patrons", subjects_router, tags=["data subjects"])
 api.add_router("/v1/events", ingest_router, tags=["events"])
 api.add_router("/v1/linkage", linkage_router, tags=["linkage"])
+api.add_router("/v1/segments", segments_router, tags=["segments"])

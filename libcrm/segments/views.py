@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from libcrm.console.access import permission_required
+from libcrm.insight.aggregates import suppress_count
 from libcrm.privacy.actors import Actor
 from libcrm.segments import selectors, services
 from libcrm.segments.compiler import compile_rule
@@ -27,6 +28,8 @@ from libcrm.segments.errors import SegmentError
 from libcrm.segments.evaluate import run
 from libcrm.segments.forms import SegmentForm
 from libcrm.segments.models import Segment, SegmentSnapshot
+from libcrm.segments.personas import group_persona
+from libcrm.segments.rules import _OPS_FOR as OPS_FOR  # the operators each type allows
 from libcrm.segments.rules import InvalidRule, RuleError
 from libcrm.staff.roles import AGGREGATES, DEFINE_SEGMENTS
 
@@ -66,6 +69,9 @@ def segment_detail(request: HttpRequest, slug: str) -> HttpResponse:
         for s in segment.snapshots.select_related("version").order_by("-taken_at")[:100]
     ]
     rule = segment.current_version.rule if segment.current_version else None
+    k = settings.LIBCRM_MIN_GROUP_SIZE
+    history = selectors.size_history().get(segment.pk, [])
+    sizes = [{"as_of": day, "cell": suppress_count(str(day), "", n, k)} for day, n in history]
     return render(
         request,
         "segments/detail.html",
@@ -75,6 +81,10 @@ def segment_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "versions": segment.versions.all()[:50],
             "snapshots": snapshots,
             "children": segment.children.all(),
+            "group": group_persona(segment, k),
+            "sizes": sizes,
+            "largest": max((p["cell"].count or 0 for p in sizes), default=0),
+            "k": k,
         },
     )
 
@@ -136,9 +146,67 @@ def segment_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             "segment": segment,
             "errors": errors,
             "catalogue": catalogue,
+            "builder": _builder_payload(catalogue, exclude=slug),
             "zh": _lang() == "zh",
         },
     )
+
+
+def _builder_payload(catalogue: list[Any], exclude: str | None) -> dict[str, Any]:
+    """What the visual rule builder (static/segments/builder.js) needs, in the page's
+    language: the fields with their types, the operators each type allows, the other
+    segments a rule may refer to and every label it shows."""
+    zh = _lang() == "zh"
+    return {
+        "fields": [
+            {"name": f.name, "type": f.type, "label": (f.label_zh if zh else f.label) or f.name}
+            for f in catalogue
+        ],
+        "ops": {kind: list(ops) for kind, ops in OPS_FOR.items()},
+        "segments": list(
+            Segment.objects.exclude(slug=exclude or "").values_list("slug", flat=True)
+        ),
+        "types": {
+            "int": _("whole number"), "float": _("number"), "date": _("date"),
+            "text": _("text"), "list": _("list"), "bool": _("true/false"),
+        },
+        "opLabels": {
+            "=": _("is"), "!=": _("is not"), "<": _("less than"), "<=": _("at most"),
+            ">": _("more than"), ">=": _("at least"), "between": _("between"),
+            "in": _("is one of"), "not_in": _("is none of"), "contains": _("contains"),
+            "is_set": _("has a value"), "is_not_set": _("has no value"),
+            "within": _("within the last"), "in_window": _("in the window"),
+        },
+        "labels": {
+            "all": _("All of these hold (AND)"),
+            "any": _("Any of these holds (OR)"),
+            "not": _("Not"),
+            "group": _("Group"),
+            "field": _("Field"),
+            "op": _("Operator"),
+            "value": _("Value"),
+            "low": _("From"),
+            "high": _("To"),
+            "days": _("days"),
+            "from": _("From (e.g. -90d)"),
+            "to": _("To (e.g. -30d)"),
+            "list": _("Values, separated by commas"),
+            "date": _("YYYY-MM-DD or -30d"),
+            "yes": _("yes"),
+            "no": _("no"),
+            "segment": _("Member of segment"),
+            "addCondition": _("Add condition"),
+            "addGroup": _("Add group"),
+            "addSegment": _("Add segment"),
+            "remove": _("Remove"),
+            "empty": _("No conditions yet: add one."),
+            "builder": _("Rule builder"),
+            "unsupported": _(
+                "The builder cannot show this JSON; edit it below. The builder comes back as "
+                "soon as the JSON is a rule it can show."
+            ),
+        },
+    }  # fmt: skip
 
 
 @require_POST
