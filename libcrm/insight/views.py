@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from libcrm.console.access import permission_required
-from libcrm.insight.aggregates import Cell
+from libcrm.insight.aggregates import Cell, suppress_count
 from libcrm.insight.selectors import usage
 from libcrm.insight.usage import CHANNEL_FAMILIES, UsageDashboard
 from libcrm.privacy.actors import Actor
@@ -80,8 +80,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "families": [FAMILY_LABELS[f] for f in CHANNEL_FAMILIES],
             "heat_rows": heat_rows,
             "hours": range(24),
+            "segment_sizes": _segment_sizes(board.k),
         },
     )
+
+
+def _segment_sizes(k: int, points: int = 6) -> list[dict[str, object]]:
+    """Each segment's sizes on its last ``points`` snapshot days, small sizes hidden."""
+    from libcrm.segments.models import Segment
+    from libcrm.segments.selectors import size_history
+
+    history = size_history(points)
+    return [
+        {
+            "segment": segment,
+            "points": [(day, suppress_count(str(day), "", n, k)) for day, n in history[segment.pk]],
+        }
+        for segment in Segment.objects.filter(pk__in=history).order_by("slug")
+    ]
 
 
 def _rows(board: UsageDashboard) -> Iterator[list[str]]:

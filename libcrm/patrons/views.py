@@ -49,6 +49,7 @@ from libcrm.patrons.validation import PATRON_FIELDS
 from libcrm.privacy.actors import Actor
 from libcrm.privacy.models import AuditAction
 from libcrm.privacy.services import record_audit_event
+from libcrm.segments.personas import show_persona
 from libcrm.segments.selectors import segments_of
 from libcrm.staff.roles import ADD_PATRON, CHANGE_PATRON, REVEAL, VIEW_PERSONAL
 
@@ -152,6 +153,7 @@ def _render_detail(
 ) -> HttpResponse:
     services.record_patron_viewed(Actor.from_request(request), patron)
     revealed = revealed or {}
+    memberships = segments_of(patron.patron_key)
     context = {
         "patron": patron,
         "identifiers": [(i, revealed.get(i.pk)) for i in patron_identifiers(patron)],
@@ -163,7 +165,8 @@ def _render_detail(
         "household_join_form": HouseholdJoinForm(),
         **patron_events_context(request, patron),
         **identity_context(patron, request.user),
-        "memberships": segments_of(patron.patron_key),
+        "memberships": memberships,
+        "persona": show_persona(Actor.from_request(request), patron, memberships),
         **forms,
     }
     return render(request, "patrons/patron_detail.html", context)

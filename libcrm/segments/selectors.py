@@ -11,10 +11,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
+from duckdb import CoalesceOperator, ColumnExpression, ConstantExpression
 
-from libcrm.features.definitions import FEATURES
+from libcrm.features.definitions import FEATURE_SCHEMA, FEATURES, FeatureType
 from libcrm.features.selectors import feature_provenance, feature_table
 from libcrm.features.services import library_today
+from libcrm.patrons.models import Patron, PatronStatus
+from libcrm.segments.attributes import (
+    ATTRIBUTES,
+    attribute_columns,
+    score_columns,
+)
 from libcrm.segments.compiler import CompiledRule, compile_rule
 from libcrm.segments.evaluate import run
 from libcrm.segments.models import Segment, SegmentSnapshot
@@ -34,13 +41,87 @@ def segments_folder() -> Path:
 
 
 def segment_catalogue() -> Catalogue:
-    """The fields a rule may name: the behavioural features of :mod:`libcrm.features`."""
-    return catalogue_of(FEATURES)
+    """The fields a rule may name: the patron attributes of :mod:`.attributes` (category,
+    discipline, age band, …, the engagement scores) and the behavioural features of
+    :mod:`libcrm.features`."""
+    return {**catalogue_of(ATTRIBUTES), **catalogue_of(FEATURES)}
 
 
-def profile_table() -> pa.Table:
-    """The profile rules run on: one row per patron_key (the stored feature table)."""
-    return feature_table()
+INACTIVE_STATUSES = (PatronStatus.MERGED, PatronStatus.CLOSED)
+_COUNTS = tuple(
+    f.name for f in FEATURES if f.type is FeatureType.INT and f.name != "days_since_last"
+)
+"""Features that count something: 0 for a patron without activity (others stay empty)."""
+PROFILE_SCHEMA = pa.schema(
+    [pa.field("patron_key", pa.string(), nullable=False), pa.field("as_of", pa.date32())]
+    + [pa.field(a.name, a.arrow_type) for a in ATTRIBUTES]
+    + [f for f in FEATURE_SCHEMA if f.name not in ("patron_key", "as_of")]
+)
+
+
+def profile_table(patron_key: str | None = None) -> pa.Table:
+    """The profile rules run on: one row per active patron of the registry (not merged or
+    closed), in key order — the pseudonymous key, the patron's attributes (never a name) and
+    the stored features (counts 0 and the rest empty for a patron without activity).
+    ``patron_key`` narrows it to that patron's row (none when they are not active)."""
+    as_of = profile_as_of()
+    patrons = Patron.objects.exclude(status__in=INACTIVE_STATUSES)
+    if patron_key is not None:
+        patrons = patrons.filter(patron_key=patron_key)
+    rows = [
+        {
+            "patron_key": r["patron_key"],
+            "category": r["category"],
+            "department": r["department__code"],
+            "discipline": r["discipline"] or r["department__discipline"],
+            "birth_year": r["birth_year"],
+            "gender": r["gender"],
+            "home_branch": r["home_branch__code"],
+            "registered_on": r["registered_on"],
+        }
+        for r in patrons.order_by("patron_key").values(
+            "patron_key",
+            "category",
+            "department__code",
+            "discipline",
+            "department__discipline",
+            "birth_year",
+            "gender",
+            "home_branch__code",
+            "registered_on",
+        )
+    ]
+    attributes = pa.table(attribute_columns(rows, as_of))
+    features = feature_table()
+    if patron_key is not None:
+        features = features.filter(pc.equal(features.column("patron_key"), patron_key))
+    if features.num_rows == 0:
+        features = FEATURE_SCHEMA.empty_table()
+    con = duckdb.connect()
+    try:
+        registry = con.from_arrow(attributes).set_alias("r")
+        stored = con.from_arrow(features).set_alias("f")
+        picks = [ColumnExpression(f"r.{name}") for name in attributes.column_names]
+        for f in FEATURES:
+            column = ColumnExpression(f"f.{f.name}")
+            if f.name in _COUNTS:
+                column = CoalesceOperator(column, ConstantExpression(0))
+            picks.append(column.alias(f.name))
+        joined = (
+            registry.join(stored, "r.patron_key = f.patron_key", "left")
+            .select(*picks)
+            .order("patron_key")
+            .to_arrow_table()
+        )
+    finally:
+        con.close()
+    scores = score_columns(
+        joined.column("days_since_last").to_pylist(), joined.column("all_days_90d").to_pylist()
+    )
+    columns = {name: joined.column(name) for name in joined.column_names}
+    columns["as_of"] = pa.array([as_of] * joined.num_rows, pa.date32())
+    columns.update(scores)
+    return pa.table([columns[f.name].cast(f.type) for f in PROFILE_SCHEMA], schema=PROFILE_SCHEMA)
 
 
 def profile_as_of() -> date:
@@ -80,7 +161,8 @@ def why_member(segment: Segment, patron_key: str) -> list[dict[str, Any]] | None
         return None
     catalogue = segment_catalogue()
     compiled = _compiled(segment, catalogue, rule_resolver(), profile_as_of())
-    rows = run(compiled, profile_table(), engine="duckdb", patron_key=patron_key).to_pylist()
+    rows = run(compiled, profile_table(patron_key), engine="duckdb", patron_key=patron_key)
+    rows = rows.to_pylist()
     return _reasons(compiled, rows[0], catalogue) if rows else None
 
 
@@ -88,8 +170,7 @@ def segments_of(patron_key: str) -> list[dict[str, Any]]:
     """Every tag and segment ``patron_key`` is in now, each with its reasons (for the
     patron's page). A segment a catalogue change has broken is left out; its own page and
     ``libcrm segments check`` say what is wrong."""
-    table = profile_table()
-    row = table.filter(pc.equal(table.column("patron_key"), patron_key))
+    row = profile_table(patron_key)
     if row.num_rows == 0:
         return []
     catalogue, resolve, as_of = segment_catalogue(), rule_resolver(), profile_as_of()
@@ -138,3 +219,17 @@ def _reasons(
         }
         for leaf in compiled.leaves
     ]
+
+
+def size_history(points: int = 12) -> dict[int, list[tuple[date, int]]]:
+    """segment id → its sizes over time, one per as-of day (the day's latest snapshot), the
+    last ``points`` days, oldest first. Raw counts: suppress before showing them."""
+    out: dict[int, dict[date, int]] = {}
+    rows = SegmentSnapshot.objects.order_by("segment_id", "-as_of", "-taken_at").values_list(
+        "segment_id", "as_of", "size"
+    )
+    for segment_id, as_of, size in rows:
+        days = out.setdefault(segment_id, {})
+        if as_of not in days and len(days) < points:
+            days[as_of] = size
+    return {sid: sorted(days.items()) for sid, days in out.items()}

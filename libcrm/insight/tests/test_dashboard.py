@@ -105,3 +105,27 @@ def test_the_page_and_the_exports_hide_the_same_cells(
 
 def test_front_desk_cannot_open_the_dashboard(staff_client: Callable[[str], Any]) -> None:
     assert staff_client("front_desk").get("/insight/").status_code == 403
+
+
+def test_segment_sizes_on_the_dashboard_hide_small_sizes(
+    store: None, staff_client: Callable[[str], Any], actor: Any, settings: Any, tmp_path: Path
+) -> None:
+    from libcrm.segments.models import Segment, SegmentSnapshot, SegmentVersion
+
+    client = staff_client("analyst")
+    assert "No segment snapshot yet." in client.get("/insight/").content.decode()
+    rule = {"field": "loans_events_365d", "op": ">=", "value": 1}
+    for slug, sizes in (("readers", [12, 3, 15]), ("few", [2])):
+        segment = Segment.objects.create(slug=slug, name_en=slug.title(), name_zh=slug)
+        version = SegmentVersion.objects.create(segment=segment, number=1, rule=rule)
+        for day, size in enumerate(sizes, start=1):
+            SegmentSnapshot.objects.create(segment=segment, version=version, size=size,
+                                           as_of=date(2026, 6, day), engine="duckdb",
+                                           members_file=f"{slug}/{day}.parquet")  # fmt: skip
+    settings.LIBCRM_MIN_GROUP_SIZE = 5
+    page = client.get("/insight/").content.decode()
+    section = page[page.index('id="segment-sizes"') :]
+    readers = section[section.index("Readers") : section.index("</tr>", section.index("Readers"))]
+    assert "2026-06-01: <strong>12" in readers and "2026-06-03: <strong>15" in readers
+    assert "2026-06-02: <strong><span" in readers and "&lt;5" in readers  # 3 is hidden
+    assert ">3\n" not in readers and ">2\n" not in section

@@ -15,6 +15,12 @@ from libcrm.segments.starter import STARTER
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _registry(register_keys) -> None:
+    """The profile has a row per active registry patron: the feature table's four keys."""
+    register_keys("k1", "k2", "k3", "k4")
+
+
 def write(tmp_path, rule) -> str:
     path = tmp_path / "rule.json"
     path.write_text(json.dumps(rule), encoding="utf-8")

@@ -38,6 +38,12 @@ def profile() -> pa.Table:
     return pa.table(columns, schema=FEATURE_SCHEMA)
 
 
+@pytest.fixture(autouse=True)
+def _registry(register_keys) -> None:
+    """The profile has a row per active registry patron: the feature table's four keys."""
+    register_keys("k1", "k2", "k3", "k4")
+
+
 def leaf(field, op, value=None):
     node = {"field": field, "op": op}
     if value is not None:

@@ -10,13 +10,14 @@ import pyarrow as pa
 import pytest
 
 from libcrm.features.definitions import FEATURES
+from libcrm.segments.attributes import ATTRIBUTES
 from libcrm.segments.evaluate import evaluate
 from libcrm.segments.models import Segment
 from libcrm.segments.rules import catalogue_of, validate
 from libcrm.segments.services import install_starter_set, save_segment
 from libcrm.segments.starter import LIFECYCLE, STARTER
 
-CATALOGUE = catalogue_of(FEATURES)
+CATALOGUE = {**catalogue_of(FEATURES), **catalogue_of(ATTRIBUTES)}
 RULES = {s.slug: s.rule for s in STARTER}
 AS_OF = date(2026, 6, 30)
 

@@ -19,6 +19,12 @@ pytestmark = pytest.mark.django_db
 READERS = {"field": "loans_events_365d", "op": ">=", "value": 3}
 
 
+@pytest.fixture(autouse=True)
+def _registry(register_keys) -> None:
+    """The profile has a row per active registry patron: the feature table's four keys."""
+    register_keys("k1", "k2", "k3", "k4")
+
+
 def form(slug="readers", rule=READERS, **extra):
     data = {"slug": slug, "name_en": "Readers", "name_zh": "读者", "kind": "segment",
             "parent": "", "description": "", "rule": json.dumps(rule)}  # fmt: skip
