@@ -28,6 +28,9 @@ import pyarrow.parquet as pq
 from libcrm.linkage.engine import LinkResult, LinkSettings, link_records
 from libcrm.linkage.engine.prepare import RAW_SCHEMA
 
+#: Identifier kinds one person holds one of (see the ``person_ids`` comparison).
+PERSON_ID_KINDS = ("campus_id", "national_id")
+
 Pair = tuple[int, int]
 
 
@@ -140,6 +143,7 @@ def world_raw_records(people: Any, behaviour: Any | None = None) -> pa.Table:
     rows: dict[str, list] = {name: [] for name in RAW_SCHEMA.names}
     for number, spec in enumerate(people.records):
         phones, emails = [], []
+        kinds = sorted({i.kind for i in spec.identifiers if i.kind in PERSON_ID_KINDS})
         for identifier in spec.identifiers:
             if identifier.kind not in ("phone", "email"):
                 continue
@@ -158,6 +162,7 @@ def world_raw_records(people: Any, behaviour: Any | None = None) -> pa.Table:
         rows["phones"].append(phones)
         rows["emails"].append(emails)
         rows["items"].append(sorted(items.get(number, ())))
+        rows["unique_kinds"].append(kinds)
     return pa.table(rows, schema=RAW_SCHEMA)
 
 

@@ -7,9 +7,9 @@ addresses, and the catalogue items and programmes the patron used (from the even
 
 Names and identifier values are decrypted here, into memory only: the table is handed to the
 engine and never written anywhere nor logged. Reading everyone's personal data is an access the
-*caller* audits (``AuditAction.LINK_RUN``). National IDs are stored as keyed digests only, and
-(kind, digest) is unique, so two patrons never share one: they carry no evidence between two
-records and are not read.
+*caller* audits (``AuditAction.LINK_RUN``). Campus IDs (学号/工号) and national IDs (stored as
+keyed digests only) are unique per record, so two patrons never share one; only *whether* a
+patron holds one is read (``unique_kinds``): two records each holding their own are two people.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ ITEM_EVENT_TYPES = (
     "program_attendance",
 )  # fmt: skip
 _CONTACT_KINDS = (IdentifierKind.PHONE, IdentifierKind.EMAIL, IdentifierKind.OTHER)
+#: Identifier kinds one person holds one of: a second one on another record means another person.
+PERSON_ID_KINDS = (IdentifierKind.CAMPUS_ID, IdentifierKind.NATIONAL_ID)
 
 
 def _contacts(kind: str, value: str | None) -> tuple[str | None, str | None]:
@@ -103,6 +105,12 @@ def patron_records(patron_ids: Iterable[int] | None = None) -> pa.Table:
             phones[patron_id].add(phone)
         if email:
             emails[patron_id].add(email)
+    unique_kinds: dict[int, set[str]] = defaultdict(set)
+    held = Identifier.objects.filter(kind__in=PERSON_ID_KINDS)
+    if patron_ids is not None:
+        held = held.filter(patron_id__in=ids)
+    for patron_id, kind in held.values_list("patron_id", "kind"):
+        unique_kinds[patron_id].add(str(kind))
     keys = {row[1] for row in rows}
     items = items_by_patron_key(keys) if rows else {}
     columns: dict[str, list] = {name: [] for name in RAW_SCHEMA.names}
@@ -117,4 +125,5 @@ def patron_records(patron_ids: Iterable[int] | None = None) -> pa.Table:
         columns["phones"].append(sorted(phones.get(patron_id, ())))
         columns["emails"].append(sorted(emails.get(patron_id, ())))
         columns["items"].append(items.get(key, []))
+        columns["unique_kinds"].append(sorted(unique_kinds.get(patron_id, ())))
     return pa.table(columns, schema=RAW_SCHEMA)

@@ -5,7 +5,17 @@ account (微信公众号注册), got a card at the community service point (社�
 off-campus e-resource account (电子资源校外访问账号). Each such record has identifiers of its own
 (the registry refuses to give one identifier to two patrons), and its name, birth year, phone
 and e-mail differ the way forms do: a homophone typo, pinyin for 汉字, a changed phone number,
-another mailbox, a birth year left out or off by one. Pure: no Django.
+another mailbox, a birth year left out or off by one.
+
+National IDs (居民身份证): library cards outside the campus system are real-name (实名制), so a
+desk registration of a resident or visitor and a community card carry the 身份证 number (the
+registry keeps a keyed digest). The campus system registers people by 学号/工号 and gives the
+library no 身份证 number. Hence only people without a 身份证 on record (campus people) can end
+up with a community card of their own: anyone else's would be refused by the registry, which
+holds one record per (kind, number), and the service point would find the existing record.
+A community card's birth year and gender are derived from the 身份证 number, as library
+systems do when a card is issued against it: never left out nor off by one (the name is still
+typed by hand). Pure: no Django.
 """
 
 from __future__ import annotations
@@ -31,6 +41,15 @@ WECHAT, COMMUNITY, ERESOURCE = "wechat", "community", "eresource"
 DUPLICATE_KINDS: tuple[str, ...] = (WECHAT, COMMUNITY, ERESOURCE)
 #: Card prefixes: a WeChat virtual card, a community card, an e-resource account.
 CARD_PREFIX = {WECHAT: "W", COMMUNITY: "C", ERESOURCE: "E"}
+#: 居民身份证 numbers: districts of the library's city, the weights and check characters of
+#: GB 11643 (the registry checks them).
+NATIONAL_ID_REGIONS = ("110101", "110102", "110105", "110106", "110108", "110114")
+NATIONAL_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+NATIONAL_ID_CHECK = "10X98765432"
+#: Who registers at the lending desk with their 身份证 (real-name registration, 实名制): the
+#: adults who are not on the campus system. Campus people are registered from the campus
+#: system by their 学号/工号; children through a guardian.
+DESK_CATEGORIES = ("resident", "visitor")
 #: Share of the people with a duplicate who have two (a third record of themselves).
 SECOND_DUPLICATE_SHARE = 0.15
 
@@ -77,6 +96,21 @@ class FreshIdentifiers:
         return self._fresh(
             "phone", lambda: rng.choice(MOBILE_PREFIXES) + f"{rng.randint(0, 10**8 - 1):08d}"
         )
+
+    def national_id(self, birth_year: int | None, gender: str) -> str:
+        """A 居民身份证 number: region, birth date, sequence (odd for men), check digit."""
+        rng = self.rng
+        born = birth_year or 1980
+
+        def make() -> str:
+            region = rng.choice(NATIONAL_ID_REGIONS)
+            day = date(born, 1, 1) + timedelta(days=rng.randint(0, 364))
+            sequence = rng.randint(0, 499) * 2 + (1 if gender == "male" else 0)
+            body = f"{region}{day:%Y%m%d}{sequence:03d}"
+            total = sum(int(d) * w for d, w in zip(body, NATIONAL_ID_WEIGHTS, strict=True))
+            return body + NATIONAL_ID_CHECK[total % 11]
+
+        return self._fresh("national_id", make)
 
     def openid(self) -> str:
         tail = 28 - len(OPENID_PREFIX)
@@ -134,6 +168,10 @@ def _kinds_for(person: PatronSpec, rng: random.Random, count: int) -> list[str]:
     if person.category in ("resident", "visitor"):
         weights[ERESOURCE] = 8
         weights[COMMUNITY] = 45
+    if any(i.kind == "national_id" for i in person.identifiers):
+        # A community card is issued against the 身份证 (实名制): the registry refuses one
+        # already held, so the service point finds the person's record instead of a new one.
+        weights[COMMUNITY] = 0
     has_openid = any(i.kind == "wechat_openid" for i in person.identifiers)
     if has_openid:
         weights[WECHAT] = 20  # a second official account (服务号 and 订阅号 issue other openids)
@@ -163,6 +201,12 @@ def _duplicate(
         birth_year, birth_change = None, "missing"
     elif draw < missing + 0.15 and birth_year is not None:
         birth_year, birth_change = birth_year + rng.choice((-1, 1)), "off_by_one"
+    gender = person.gender if rng.random() < 0.75 else "undisclosed"
+    if kind == COMMUNITY:
+        # Issued against the 身份证: the system derives the birth date and the gender from the
+        # number (its 7th–14th digits and the parity of the 17th), so neither is left out nor
+        # mistyped; the name is still typed by hand.
+        birth_year, birth_change, gender = person.birth_year, "same", person.gender
     span = max((today - person.registered_on).days, 0)
     registered = person.registered_on + timedelta(days=rng.randint(0, span))
     identifiers = [
@@ -175,6 +219,9 @@ def _duplicate(
         phone_change = "changed"
     if kind == WECHAT:
         identifiers.append(IdentifierSpec("wechat_openid", fresh.openid(), "wechat", True))
+    if kind == COMMUNITY:  # issued against the 身份证, which the campus record does not hold
+        number = fresh.national_id(person.birth_year, person.gender)
+        identifiers.append(IdentifierSpec("national_id", number, "community-desk", True))
     email_share = {WECHAT: 0.2, COMMUNITY: 0.1, ERESOURCE: 1.0}[kind]
     if rng.random() < email_share:
         identifiers.append(IdentifierSpec("email", fresh.email(person.name), kind))
@@ -192,7 +239,7 @@ def _duplicate(
     spec = replace(
         person,
         name=name,
-        gender=person.gender if rng.random() < 0.75 else "undisclosed",
+        gender=gender,
         birth_year=birth_year,
         category=category,
         department=department,

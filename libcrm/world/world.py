@@ -14,11 +14,13 @@ from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pypinyin import Style, lazy_pinyin
 
 from libcrm.world.activity import DAY, col, draw_sessions, draw_visits
 from libcrm.world.catalogue import Catalogue, build_catalogue, catalogue_size
 from libcrm.world.circulation import draw_loans, held_out, reminders
 from libcrm.world.duplicates import (
+    DESK_CATEGORIES,
     Duplicate,
     FreshIdentifiers,
     duplicate_counts,
@@ -27,7 +29,9 @@ from libcrm.world.duplicates import (
 from libcrm.world.eresources import draw_ezproxy
 from libcrm.world.generate import DemoLibrary, IdentifierSpec, PatronSpec, generate
 from libcrm.world.groups import assign_groups
+from libcrm.world.name_variants import is_chinese, split_chinese
 from libcrm.world.online import draw_online, loan_side_events, sources_of
+from libcrm.world.personal_names import chinese_name
 from libcrm.world.population import Population, build_population, registrations
 from libcrm.world.programmes import Programme, draw_programmes, schedule
 from libcrm.world.rng import python_random
@@ -120,8 +124,10 @@ def build_people(config: WorldConfig) -> People:
         config.patrons, config.duplicate_share
     )
     library = generate(people_count, config.seed, config.until)
+    _distinct_family_names(library.patrons, python_random(config.seed, "family_names"))
     groups = assign_groups(library.patrons, python_random(config.seed, "groups"))
     _follow_on_wechat(library.patrons, groups, python_random(config.seed, "openids"))
+    _desk_national_ids(library.patrons, python_random(config.seed, "national_ids"))
     duplicates = second_registrations(
         library.patrons,
         with_duplicate,
@@ -145,6 +151,40 @@ def _follow_on_wechat(people: list[PatronSpec], groups: list[str], rng: random.R
         ):
             person.identifiers.append(
                 IdentifierSpec("wechat_openid", fresh.openid(), "wechat", verified=True)
+            )
+
+
+def _distinct_family_names(people: list[PatronSpec], rng: random.Random) -> None:
+    """No child shares the sound of a household member's name: parents do not call a child
+    what they or a sibling are called, nor 睿然 beside 瑞然 (the generator draws each member's
+    given name on its own, which now and then did). Such a child gets another given name."""
+    households: dict[int, list[PatronSpec]] = {}
+    for person in people:
+        if person.household is not None:
+            households.setdefault(person.household, []).append(person)
+    for members in households.values():
+        heard: set[str] = set()
+        for person in sorted(members, key=lambda p: p.household_role == "child"):
+            sound = "".join(lazy_pinyin(person.name, style=Style.NORMAL))
+            if sound in heard and person.household_role == "child" and is_chinese(person.name):
+                family, _ = split_chinese(person.name)
+                while sound in heard:
+                    name = chinese_name(rng, person.gender, person.birth_year, surname=family)
+                    person.name = name.full
+                    sound = "".join(lazy_pinyin(person.name, style=Style.NORMAL))
+            heard.add(sound)
+
+
+def _desk_national_ids(people: list[PatronSpec], rng: random.Random) -> None:
+    """Residents and visitors are registered at the lending desk against their 身份证
+    (real-name registration): their record holds its number (a keyed digest in the registry).
+    Foreign visitors show a passport, which the registry does not keep."""
+    fresh = FreshIdentifiers(people, rng)
+    for person in people:
+        if person.category in DESK_CATEGORIES and is_chinese(person.name):
+            number = fresh.national_id(person.birth_year, person.gender)
+            person.identifiers.append(
+                IdentifierSpec("national_id", number, "desk-registration", verified=True)
             )
 
 

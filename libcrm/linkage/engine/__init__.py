@@ -1,9 +1,10 @@
 """Probabilistic identity linkage (M2): which patron records are one person.
 
 A Fellegi–Sunter model built with Splink 5: every blocked pair of records is compared on the
-name (汉字, pinyin), birth year, phone, e-mail, department, category and the catalogue items both
-used; each comparison falls into a level whose match weight (log₂ m/u) is learnt from the
-library's own records without labels. DuckDB runs it by default; the very same model definition
+name (汉字, pinyin), birth year, phone, e-mail, department, category, the catalogue items both
+used and whether both hold a campus or national ID of their own (then they are two people);
+each comparison falls into a level whose match weight (log₂ m/u) is learnt from the library's
+own records without labels. DuckDB runs it by default; the very same model definition
 runs on Spark (local mode) when asked. See docs/linkage.md.
 
 Pure: no Django. The caller reads the records (``libcrm.linkage.records``), audits the run

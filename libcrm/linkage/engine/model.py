@@ -29,6 +29,9 @@ class Level:
     # sharing a phone number, which the registry's per-kind uniqueness makes rare).
     m: float | None = None
     u: float | None = None
+    # Never trained: m stays the documented starting value (EM cannot learn a level whose
+    # non-matches look like matches on everything else, e.g. a parent and a child of one name).
+    fixed_m: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class ComparisonSpec:
 
 
 # A spelling only two records of this run hold (the pair itself): see prepare.RARE_NAME_COUNT.
+#: m of "each holds its own campus/national ID": how rarely one person has two (see below).
+PERSON_ID_CONFLICT_M = 1e-6
+
 _RARE = cll.CustomLevel(f"name_count_l <= {RARE_NAME_COUNT} AND name_count_r <= {RARE_NAME_COUNT}")
 
 COMPARISONS: tuple[ComparisonSpec, ...] = (
@@ -113,7 +119,22 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 "出生年份相差一年",
                 m=0.25,
             ),
-            Level(cll.ElseLevel(), "Different birth years", "出生年份不同", m=0.05),
+            Level(
+                cll.AbsoluteDifferenceLevel("birth_year", 5),
+                "Birth years two to five apart",
+                "出生年份相差二至五年",
+                m=0.01,
+                fixed_m=True,
+            ),
+            # A birth year mistyped by two years or more: held at one record in 100 (two to five
+            # apart) and one in 500 (further).
+            Level(
+                cll.ElseLevel(),
+                "Birth years more than five apart",
+                "出生年份相差五年以上",
+                m=0.002,
+                fixed_m=True,
+            ),
         ),
     ),
     ComparisonSpec(
@@ -206,7 +227,16 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         (
             Level(cll.NullLevel("category"), "Category missing", "读者类型缺失", null=True),
             Level(cll.ExactMatchLevel("category"), "Same category", "读者类型相同", m=0.7),
-            Level(cll.ElseLevel(), "Different categories", "读者类型不同", m=0.3),
+            # A resident's card (社区读者证, a desk registration) is open to anyone living nearby,
+            # students and staff included: "resident" beside another category is a common way
+            # for one person's two records to differ, unlike, say, undergraduate and faculty.
+            Level(
+                cll.CustomLevel("(category_l = 'resident' OR category_r = 'resident')"),
+                "One is a resident's registration",
+                "一方为社区居民登记",
+                m=0.2,
+            ),
+            Level(cll.ElseLevel(), "Other categories", "读者类型不同", m=0.1),
         ),
     ),
     ComparisonSpec(
@@ -232,6 +262,38 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
             Level(cll.ElseLevel(), "No items in common", "无共同使用的文献", m=0.4, u=0.95),
         ),
     ),
+    # A campus ID (学号/工号) and a national ID (身份证) belong to one person, and the registry
+    # gives each to one record only: two records that *both* hold one of a kind hold two
+    # different ones — two people. Never trained (EM would see no match holding two and drive m
+    # to zero): m is held at a documented value, one record in a million — a person the campus
+    # system gave two IDs at once, an error of that system — about −20 bits: more than a rare
+    # name, birth year, department and category together.
+    ComparisonSpec(
+        "person_ids",
+        "Campus or national ID",
+        "学工号或身份证",
+        (
+            Level(
+                cll.NullLevel("unique_kinds"),
+                "Not both hold a campus or national ID",
+                "并非双方都有学工号或身份证",
+                null=True,
+            ),
+            Level(
+                cll.ArrayIntersectLevel("unique_kinds", 1),
+                "Each holds its own campus or national ID (two IDs: two people)",
+                "双方各有不同的学工号或身份证(两个证件即两个人)",
+                m=PERSON_ID_CONFLICT_M,
+            ),
+            Level(
+                cll.ElseLevel(),
+                "One holds a campus ID, the other a national ID",
+                "一方有学工号,另一方有身份证",
+                m=1 - PERSON_ID_CONFLICT_M,
+                u=1 - PERSON_ID_CONFLICT_M,  # weighs nothing until the records show the level
+            ),
+        ),
+    ),
 )
 COMPARISON_BY_NAME = {c.name: c for c in COMPARISONS}
 
@@ -255,11 +317,8 @@ ARRAY_BLOCKING_RULES: tuple[str, ...] = ("phones", "emails", "email_locals")
 #    them held at the prior: within one birth year the department and category of *different*
 #    people agree far more often than across the library (a cohort), and EM left free would
 #    mistake such a cohort for one person.
+ANCHOR_TRAINED = ("gender", "phone", "email", "department", "home_branch", "category", "items")
 TRAINING_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        ("name_py", "birth_year"),
-        ("gender", "phone", "email", "department", "home_branch", "category", "items"),
-    ),
     (("name_py",), ("birth_year",)),
     (("birth_year", "family_py"), ("name",)),
 )

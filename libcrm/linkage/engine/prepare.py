@@ -12,9 +12,12 @@ category and the catalogue items the patron used. This module derives the compar
   how many records of this run share the spelling (a name only two records hold is far
   stronger evidence than 王伟, which dozens hold);
 * ``phones`` / ``phone_tails`` (last 4 digits) / ``phone_heads`` (first 7 digits of a mainland
-  mobile: the operator and area block), ``emails`` / ``email_locals`` / ``email_domains``;
+  mobile: the operator and area block), ``emails`` / ``email_locals`` (mailbox names, leaving
+  out those that are nothing but the holder's name: namesakes choose them too) /
+  ``email_domains``;
 * ``gender`` (undisclosed → null), ``department``, ``home_branch``, ``category``,
-  ``birth_year`` and ``items``, passed through (empty → null).
+  ``birth_year``, ``items`` and ``unique_kinds`` (which of campus ID / national ID the record
+  holds — never the value), passed through (empty → null).
 
 Pure: no Django. Decrypted values only ever live in these in-memory tables.
 """
@@ -41,9 +44,14 @@ RAW_SCHEMA = pa.schema(
         pa.field("phones", pa.list_(pa.string())),
         pa.field("emails", pa.list_(pa.string())),
         pa.field("items", pa.list_(pa.string())),
+        pa.field("unique_kinds", pa.list_(pa.string())),
     ]
 )
-"""The engine's input: ``id`` is the Patron primary key; lists may be empty or null."""
+"""The engine's input: ``id`` is the Patron primary key; lists may be empty or null.
+``unique_kinds`` may be left out (read as empty)."""
+
+#: Columns a caller may leave out of the raw table (older callers, hand-made tables).
+OPTIONAL_COLUMNS = ("unique_kinds",)
 
 PREPARED_SCHEMA = pa.schema(
     [
@@ -64,11 +72,16 @@ PREPARED_SCHEMA = pa.schema(
         pa.field("email_locals", pa.list_(pa.string())),
         pa.field("email_domains", pa.list_(pa.string())),
         pa.field("items", pa.list_(pa.string())),
+        pa.field("unique_kinds", pa.list_(pa.string())),
     ]
 )
 
 MAX_ITEMS = 40  # items kept per record: enough to show overlap, cheap to intersect
-RARE_NAME_COUNT = 2  # a spelling held by at most this many records is "rare"
+# An item more records used than max(MIN_COMMON_ITEM_USERS, records / COMMON_ITEM_SHARE) is
+# left out: two children who both borrowed the popular picture books are not one child.
+MIN_COMMON_ITEM_USERS = 10
+COMMON_ITEM_SHARE = 500
+RARE_NAME_COUNT = 3  # a spelling held by at most this many records is "rare"
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _NOT_HAN = re.compile(r"[^\u3400-\u9fff\uf900-\ufaff]")
 _WORD_SEPARATORS = re.compile(r"[\s·•・.\-_,，]+")
@@ -144,7 +157,19 @@ def _phone_parts(phones: Iterable[str]) -> tuple[list[str], list[str], list[str]
     return sorted(full), sorted(tails), sorted(heads)
 
 
-def _email_parts(emails: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+def _name_only(local: str, name_py: str | None) -> bool:
+    """Whether a mailbox name is nothing but the holder's name ("kenji.tanaka", "wei_zhang"):
+    namesakes pick those on other mail services too, so it is no evidence of one person."""
+    if not name_py:
+        return False
+    letters = "".join(ch for ch in local if ch.isalnum())
+    words = name_py.split()
+    return letters in ("".join(words), "".join(reversed(words)))
+
+
+def _email_parts(
+    emails: Iterable[str], name_py: str | None = None
+) -> tuple[list[str], list[str], list[str]]:
     full, locals_, domains = set(), set(), set()
     for email in emails:
         address = email.strip().lower()
@@ -152,7 +177,9 @@ def _email_parts(emails: Iterable[str]) -> tuple[list[str], list[str], list[str]
         if not at or not local or not domain:
             continue
         full.add(address)
-        locals_.add(local.split("+", 1)[0])
+        mailbox = local.split("+", 1)[0]
+        if not _name_only(mailbox, name_py):
+            locals_.add(mailbox)
         domains.add(domain)
     return sorted(full), sorted(locals_), sorted(domains)
 
@@ -171,6 +198,9 @@ def prepare_records(raw: pa.Table) -> pa.Table:
     Raises :class:`ValueError` naming the column when ``raw`` lacks one of ``RAW_SCHEMA``'s
     columns or repeats an id.
     """
+    for name in OPTIONAL_COLUMNS:
+        if name not in raw.column_names:
+            raw = raw.append_column(name, pa.nulls(raw.num_rows, RAW_SCHEMA.field(name).type))
     missing = [name for name in RAW_SCHEMA.names if name not in raw.column_names]
     if missing:
         raise ValueError(f"records lack the column(s): {', '.join(missing)}")
@@ -183,6 +213,7 @@ def prepare_records(raw: pa.Table) -> pa.Table:
     phones = raw.column("phones").to_pylist()
     emails = raw.column("emails").to_pylist()
     items = raw.column("items").to_pylist()
+    unique_kinds = raw.column("unique_kinds").to_pylist()
     cache: dict[str | None, tuple[str | None, str | None, str | None]] = {}
     for i, record_id in enumerate(ids):
         name = names[i]
@@ -191,7 +222,7 @@ def prepare_records(raw: pa.Table) -> pa.Table:
             split = cache[name] = split_name(name)
         han, py, family = split
         full, tails, heads = _phone_parts(phones[i] or ())
-        addresses, locals_, domains = _email_parts(emails[i] or ())
+        addresses, locals_, domains = _email_parts(emails[i] or (), py)
         columns["unique_id"].append(record_id)
         columns["name_han"].append(han)
         columns["name_py"].append(py)
@@ -202,7 +233,14 @@ def prepare_records(raw: pa.Table) -> pa.Table:
         columns["emails"].append(_or_none(addresses))
         columns["email_locals"].append(_or_none(locals_))
         columns["email_domains"].append(_or_none(domains))
-        columns["items"].append(_or_none(sorted(set(items[i] or ()))[:MAX_ITEMS]))
+        columns["items"].append(sorted(set(items[i] or ())))
+        columns["unique_kinds"].append(_or_none(sorted(set(unique_kinds[i] or ()))))
+    users = Counter(item for row in columns["items"] for item in row or ())
+    common = max(MIN_COMMON_ITEM_USERS, len(ids) // COMMON_ITEM_SHARE)
+    columns["items"] = [
+        _or_none([item for item in row if users[item] <= common][:MAX_ITEMS])
+        for row in columns["items"]
+    ]
     spellings = Counter(columns["name_py"])
     columns["name_count"] = [spellings[py] if py else None for py in columns["name_py"]]
     columns["birth_year"] = raw.column("birth_year").to_pylist()

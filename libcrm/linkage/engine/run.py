@@ -8,9 +8,13 @@ Training uses nothing but the records themselves (no labels):
    see exactly the same pairs and estimate the same u;
 2. the **prior** λ (the chance that two random records are one person) from a deterministic
    rule (same pinyin name and birth year), assuming it finds ``PRIOR_RULE_RECALL`` of them;
-3. **m** (how often each level happens between two records of one person) by expectation
-   maximisation over the pairs of each training blocking rule, which leaves the rule's own
-   columns to the other passes.
+3. **m** of gender, contacts, department, branch, category and items from the *anchor pairs*
+   (same rare name in 汉字, birth years compatible, no two campus/national IDs), counted as if
+   labelled and smoothed; m of the birth year and the name by expectation maximisation over
+   the pairs of each training blocking rule, which leaves the rule's own columns to the other
+   passes (EM over those attributes collapsed: it took "everything agrees" for one person and
+   gave levels such as "other category" an m of zero);
+4. **u corrected** for the matches among the random pairs: u = (share − λ·m) / (1 − λ).
 
 Pure: no Django.
 """
@@ -28,6 +32,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from splink import Linker, block_on
+from splink.internals.exceptions import EMTrainingException
 
 from libcrm.linkage.engine import model as m
 from libcrm.linkage.engine.prepare import PREPARED_SCHEMA, prepare_records
@@ -36,6 +41,9 @@ U_SAMPLE_RECORDS = 2_500
 PRIOR_RULE_RECALL = 0.5
 EM_MAX_PAIRS = 2_000_000
 EM_SAMPLE_FROM = 50_000  # records from which an EM pass samples its blocked pairs
+ANCHOR_MIN_PAIRS = 20  # fewer anchor pairs than this: keep the starting m values
+M_FLOOR = 0.01  # smallest m of a level learnt from the anchor pairs
+U_KEEP = 0.05  # u corrected for the matches among random pairs keeps this much of the share
 _SPLINK_LOG_LEVEL = logging.ERROR
 
 PAIR_SCHEMA = pa.schema(
@@ -132,9 +140,10 @@ def _fix_m_except(model: dict[str, Any], trainable: tuple[str, ...]) -> dict[str
     """The model with the m values of every comparison outside ``trainable`` held fixed."""
     for comparison in model["comparisons"]:
         fixed = comparison["output_column_name"] not in trainable
-        for level in comparison["comparison_levels"]:
+        spec = m.COMPARISON_BY_NAME[comparison["output_column_name"]]
+        for level, level_spec in zip(comparison["comparison_levels"], spec.levels, strict=True):
             if not level.get("is_null_level"):
-                level["fix_m_probability"] = fixed
+                level["fix_m_probability"] = fixed or level_spec.fixed_m
     return model
 
 
@@ -245,6 +254,91 @@ def _evidence_rows(
     return left, right, probability, weight, evidence
 
 
+def anchor_pairs(prepared: pa.Table) -> pa.Table:
+    """Pairs almost surely of one person, found without labels: the same *rare* name in 汉字
+    (no third record of the run holds it), birth years equal, one apart or left out, and no
+    two campus/national IDs between them. Deterministic (the same pairs on every backend)."""
+    con = duckdb.connect()
+    try:
+        con.register("records", prepared)
+        return con.execute(
+            f"""
+            SELECT l.unique_id AS unique_id_l, r.unique_id AS unique_id_r
+            FROM records l JOIN records r
+              ON l.name_han = r.name_han AND l.unique_id < r.unique_id
+            WHERE l.name_count <= {m.RARE_NAME_COUNT} AND r.name_count <= {m.RARE_NAME_COUNT}
+              AND (l.birth_year IS NULL OR r.birth_year IS NULL
+                   OR abs(l.birth_year - r.birth_year) <= 1)
+              AND NOT list_has_any(coalesce(l.unique_kinds, []), coalesce(r.unique_kinds, []))
+            ORDER BY 1, 2
+            """  # noqa: S608 (constants only)
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _smoothed(levels: list[dict[str, Any]], floor: float) -> None:
+    """Every non-null level keeps at least ``floor`` of m (no level is impossible for one
+    person; a level the anchor pairs happen not to show would otherwise weigh −∞)."""
+    values = [lv for lv in levels if not lv.get("is_null_level")]
+    for level in values:
+        level["m_probability"] = max(float(level.get("m_probability") or 0.0), floor)
+    total = sum(level["m_probability"] for level in values)
+    for level in values:
+        level["m_probability"] /= total
+
+
+def _m_from_anchor_pairs(api: Any, prepared: pa.Table, backend: str, linker: Linker) -> Linker:
+    """m of the comparisons :data:`model.ANCHOR_TRAINED` from the :func:`anchor_pairs` (as if
+    they were labelled), smoothed; the other comparisons keep theirs."""
+    anchors = anchor_pairs(prepared)
+    before = linker.misc.save_model_to_json()
+    if anchors.num_rows < ANCHOR_MIN_PAIRS:
+        # Too few to count (a small registry): expectation maximisation over the pairs with
+        # the same pinyin name and birth year instead, as far as there are any.
+        so_far = _fix_m_except(before, m.ANCHOR_TRAINED)
+        linker = Linker(_register(api, prepared, backend), so_far, log_level=_SPLINK_LOG_LEVEL)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("name_py", "birth_year"), estimate_without_term_frequencies=True
+            )
+        except EMTrainingException:
+            return Linker(_register(api, prepared, backend), so_far, log_level=_SPLINK_LOG_LEVEL)
+        return linker
+    labels = api.spark.createDataFrame(anchors.to_pandas()) if backend == "spark" else anchors
+    linker.table_management.register_table(labels, "__libcrm_anchor_pairs", overwrite=True)
+    linker.training.estimate_m_from_pairwise_labels("__libcrm_anchor_pairs")
+    learnt = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
+    for comparison in before["comparisons"]:
+        name = comparison["output_column_name"]
+        if name not in m.ANCHOR_TRAINED:
+            continue
+        for level, new in zip(
+            comparison["comparison_levels"], learnt[name]["comparison_levels"], strict=True
+        ):
+            if not level.get("is_null_level") and new.get("m_probability") is not None:
+                level["m_probability"] = new["m_probability"]
+        _smoothed(comparison["comparison_levels"], M_FLOOR)
+    return Linker(_register(api, prepared, backend), before, log_level=_SPLINK_LOG_LEVEL)
+
+
+def _matches_out_of_u(model: dict[str, Any]) -> dict[str, Any]:
+    """u with the matches taken out. Random pairs are not all non-matches: a level's share
+    among them is λ·m + (1 − λ)·u, so u = (share − λ·m) / (1 − λ). Where records of one person
+    are common and agreement between strangers rare (a rare name), the uncorrected u is
+    several times too large. Kept at least ``U_KEEP`` of the sampled share."""
+    prior = float(model["probability_two_random_records_match"])
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            u, mp = level.get("u_probability"), level.get("m_probability")
+            if u is None or mp is None:
+                continue
+            level["u_probability"] = min(max((u - prior * mp) / (1 - prior), u * U_KEEP), 1.0)
+    return model
+
+
 def train_and_predict(
     prepared: pa.Table, backend: str, review_threshold: float
 ) -> tuple[pa.Table, dict[str, Any], dict[str, float]]:
@@ -265,18 +359,32 @@ def train_and_predict(
     linker.training.estimate_probability_two_random_records_match(
         [block_on("name_py", "birth_year")], recall=PRIOR_RULE_RECALL
     )
+    prior = linker._settings_obj._probability_two_random_records_match
+    if not 0 < prior < 1:  # the rule found no pair (a handful of records): about one among all
+        n = prepared.num_rows
+        model = linker.misc.save_model_to_json()
+        model["probability_two_random_records_match"] = min(0.5, 2 / max(n * (n - 1), 4))
+        linker = Linker(_register(api, prepared, backend), model, log_level=_SPLINK_LOG_LEVEL)
+    linker = _m_from_anchor_pairs(api, prepared, backend, linker)
     for columns, only in m.TRAINING_RULES:
-        linker = Linker(
-            _register(api, prepared, backend),
-            _fix_m_except(linker.misc.save_model_to_json(), only),
-            log_level=_SPLINK_LOG_LEVEL,
-        )
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*columns),
-            estimate_without_term_frequencies=True,
-            fix_probability_two_random_records_match="name" in only,
-            max_pairs=EM_MAX_PAIRS if prepared.num_rows > EM_SAMPLE_FROM else None,
-        )
+        so_far = _fix_m_except(linker.misc.save_model_to_json(), only)
+        linker = Linker(_register(api, prepared, backend), so_far, log_level=_SPLINK_LOG_LEVEL)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*columns),
+                estimate_without_term_frequencies=True,
+                fix_probability_two_random_records_match="name" in only,
+                max_pairs=EM_MAX_PAIRS if prepared.num_rows > EM_SAMPLE_FROM else None,
+            )
+        except EMTrainingException:
+            # No pair in this training block (a tiny registry): keep the values so far (the
+            # failed session leaves the linker without the block's comparisons).
+            linker = Linker(_register(api, prepared, backend), so_far, log_level=_SPLINK_LOG_LEVEL)
+    linker = Linker(
+        _register(api, prepared, backend),
+        _matches_out_of_u(linker.misc.save_model_to_json()),
+        log_level=_SPLINK_LOG_LEVEL,
+    )
     timings["train"] = time.perf_counter() - started
     started = time.perf_counter()
     predictions = linker.inference.predict(threshold_match_probability=review_threshold)

@@ -56,6 +56,20 @@ HAND_MADE = [
     # a changed phone, the same e-mail address entered on both records
     _row(5, "诸葛晓岚", 1988, phones=["+8613600000001"], emails=["xiaolan.zg@mail.example"]),
     _row(6, "诸葛晓岚", None, phones=["+8618800000002"], emails=["xiaolan.zg@mail.example"]),
+    # two students of one rare name and birth year, each with their own 学号: two people
+    _row(7, "慕容雪松", 2004, unique_kinds=["campus_id"]),
+    _row(8, "慕容雪松", 2004, unique_kinds=["campus_id"]),
+    # the same name and birth year, a campus record and a community card (身份证): one person
+    _row(9, "皇甫青禾", 1985, category="faculty", unique_kinds=["campus_id"]),
+    _row(
+        10,
+        "皇甫青禾",
+        1985,
+        category="resident",
+        department=None,
+        home_branch="community",
+        unique_kinds=["national_id"],
+    ),
 ]
 
 
@@ -142,7 +156,8 @@ def test_model_has_m_u_and_weights(result) -> None:
                 assert level["match_weight"] is not None
     birth = next(c for c in model["comparisons"] if c["comparison"] == "birth_year")
     weights = {lv["label_en"]: lv["match_weight"] for lv in birth["levels"]}
-    assert weights["Same birth year"] > 0 > weights["Different birth years"]
+    assert weights["Same birth year"] > 0 > weights["Birth years two to five apart"]
+    assert weights["Birth years more than five apart"] < weights["Birth years two to five apart"]
 
 
 def test_refuses_above_max_pairs(records: pa.Table) -> None:
@@ -157,3 +172,31 @@ def test_bad_input_names_the_column() -> None:
         LinkSettings(review_threshold=1.5)
     with pytest.raises(ValueError, match="auto_merge_threshold"):
         LinkSettings(review_threshold=0.6, auto_merge_threshold=0.5)
+
+
+def test_two_campus_ids_keep_namesakes_apart(result) -> None:
+    pair = _pair(result, 7, 8)
+    assert pair is None or pair["match_probability"] < 0.5
+    if pair is not None:
+        evidence = {e["comparison"]: e for e in json.loads(pair["evidence"])}
+        assert evidence["person_ids"]["weight"] < -10
+
+
+def test_a_community_card_links_to_the_campus_record(result) -> None:
+    pair = _pair(result, 9, 10)
+    assert pair is not None and pair["match_probability"] >= 0.5
+    evidence = {e["comparison"]: e for e in json.loads(pair["evidence"])}
+    assert evidence["category"]["label_en"] == "One is a resident's registration"
+    assert evidence["person_ids"]["weight"] >= 0
+
+
+def test_anchor_pairs_are_rare_han_names_without_two_person_ids(records: pa.Table) -> None:
+    from libcrm.linkage.engine.run import anchor_pairs
+
+    anchors = {
+        (r["unique_id_l"], r["unique_id_r"])
+        for r in anchor_pairs(prepare_records(records)).to_pylist()
+    }
+    assert (BASE + 9, BASE + 10) in anchors
+    assert (BASE + 7, BASE + 8) not in anchors  # two campus IDs
+    assert (BASE + 3, BASE + 4) not in anchors  # birth years twenty apart

@@ -85,3 +85,20 @@ def test_no_events_no_items(make_patron, store: Path) -> None:
     patron = make_patron(name="王芳")
     row = patron_records().to_pylist()[0]
     assert row["id"] == patron.pk and row["items"] == []
+
+
+def test_which_person_ids_a_patron_holds_never_their_value(make_patron, store: Path) -> None:
+    student = make_patron(
+        name="李娜",
+        identifiers=[{"kind": "campus_id", "value": "2023010101", "source": "test"}],
+    )
+    resident = make_patron(
+        name="李娜",
+        identifiers=[{"kind": "national_id", "value": "11010519491231002X", "source": "test"}],
+    )
+    bare = make_patron(name="李娜")
+    rows = {r["id"]: r for r in patron_records().to_pylist()}
+    assert rows[student.pk]["unique_kinds"] == ["campus_id"]
+    assert rows[resident.pk]["unique_kinds"] == ["national_id"]
+    assert rows[bare.pk]["unique_kinds"] == []
+    assert "2023010101" not in repr(rows) and "11010519491231002X" not in repr(rows)

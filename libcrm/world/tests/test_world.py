@@ -107,7 +107,32 @@ def test_every_identifier_is_valid_and_belongs_to_one_record(people: People) -> 
             key = (identifier.kind, normalise(identifier.kind, identifier.value))
             assert key not in seen, identifier
             seen.add(key)
-    assert {"library_card", "campus_id", "phone", "email", "wechat_openid"} <= {k for k, _ in seen}
+    assert {"library_card", "campus_id", "phone", "email", "wechat_openid", "national_id"} <= {
+        k for k, _ in seen
+    }
+
+
+def test_national_ids_follow_real_name_registration(people: People) -> None:
+    """Desk registrations (residents, Chinese visitors) and community cards carry a 身份证;
+    campus records do not, so only campus people can have a community card of their own."""
+    persons = people.library.patrons
+    for person in persons:
+        holds = any(i.kind == "national_id" for i in person.identifiers)
+        expected = person.category in ("resident", "visitor") and is_chinese(person.name)
+        assert holds == expected, (person.category, person.name)
+        if person.category in ("undergraduate", "faculty"):
+            assert not holds
+    community = [d for d in people.duplicates if d.kind == "community"]
+    assert community
+    for duplicate in community:
+        assert any(i.kind == "national_id" for i in duplicate.spec.identifiers)
+        person = persons[duplicate.person]
+        assert not any(i.kind == "national_id" for i in person.identifiers)
+        # birth year and gender are read from the 身份证 number, not typed
+        assert (duplicate.spec.birth_year, duplicate.spec.gender) == (
+            person.birth_year,
+            person.gender,
+        )
 
 
 def test_every_group_is_present_and_families_read_together(people: People) -> None:
@@ -209,3 +234,14 @@ def test_a_default_sized_world_holds_about_a_million_events() -> None:
     ezproxy = pc.sum(pc.is_in(col(behaviour.ezproxy, "kind"), pa.array([0, 1, 2]))).as_py()
     total = gate + koha + ezproxy + behaviour.events.num_rows
     assert 800_000 < total < 1_400_000
+
+
+def test_no_child_is_named_like_a_household_member(people: People) -> None:
+    households: dict[int, list[str]] = {}
+    for person in people.library.patrons:
+        if person.household is not None:
+            sound = "".join(lazy_pinyin(person.name, style=Style.NORMAL))
+            households.setdefault(person.household, []).append(sound)
+    assert households
+    for sounds in households.values():
+        assert len(set(sounds)) == len(sounds), sounds
