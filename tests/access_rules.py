@@ -81,6 +81,10 @@ CONSOLE: dict[str, frozenset[str] | str] = {
     "segments:edit": frozenset({ADMIN, RELATIONS, ANALYST}),
     "segments:count": frozenset({ADMIN, RELATIONS, ANALYST}),
     "segments:snapshot": frozenset({ADMIN, RELATIONS, ANALYST}),
+    # discovered groups (libcrm/segments/discovery_views.py): running and saving as a segment
+    # is defining segments
+    "segments:discover": frozenset({ADMIN, RELATIONS, ANALYST}),
+    "segments:discover_save": frozenset({ADMIN, RELATIONS, ANALYST}),
     # identity linkage (libcrm/linkage/views.py): reviewers see two patrons' personal data
     "linkage:queue": IMPORTERS,
     "linkage:candidate": IMPORTERS,
@@ -147,4 +151,13 @@ API: dict[str, frozenset[str] | str] = {
     "decide": frozenset({"linkage:review"}),
     "create_merge": frozenset({"linkage:review"}),
     "undo_merge": frozenset({"linkage:review"}),
+    # tags and segments (libcrm/segments/api.py): members are pseudonymous keys only
+    "list_segments": frozenset({"segments:read"}),
+    "read_segment": frozenset({"segments:read"}),
+    "count_rule": frozenset({"segments:read"}),
+    "list_segment_snapshots": frozenset({"segments:read"}),
+    "list_segment_members": frozenset({"segments:read"}),
+    "create_segment": frozenset({"segments:write"}),
+    "put_segment": frozenset({"segments:write"}),
+    "take_segment_snapshot": frozenset({"segments:write"}),
 }

@@ -26,7 +26,7 @@ from libcrm.segments.rules import InvalidRule, RuleError, effective_rule, valida
 from libcrm.segments.storage import read_members, write_members
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-_RESERVED = {"new", "count"}  # page addresses under /segments/
+_RESERVED = {"new", "count", "discover"}  # page addresses under /segments/
 
 
 def _problems(slug: str, name_en: str, name_zh: str, kind: str) -> list[RuleError]:
