@@ -6,23 +6,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 
 from libcrm.linkage.models import CandidateStatus, LinkRun, MatchCandidate, Merge
 from libcrm.patrons.models import Identifier, Patron
 
-#: Fields shown side by side when a librarian compares two records.
-COMPARED_FIELDS = (
-    "name",
-    "gender",
-    "birth_year",
-    "category",
-    "department",
-    "home_branch",
-    "registered_on",
-    "expires_on",
-    "status",
-)
+#: Fields shown side by side when a librarian compares two records, with their labels (the
+#: same words as on the patron page).
+COMPARED_FIELDS = {
+    "name": pgettext_lazy("person", "Name"),
+    "gender": gettext_lazy("Gender"),
+    "birth_year": gettext_lazy("Birth year"),
+    "category": gettext_lazy("Category"),
+    "department": gettext_lazy("Department"),
+    "home_branch": gettext_lazy("Home branch"),
+    "registered_on": gettext_lazy("Registered on"),
+    "expires_on": gettext_lazy("Expires on"),
+    "status": gettext_lazy("Status"),
+}
 
 
 def review_queue(status: str = CandidateStatus.PENDING, source: str = "") -> QuerySet:
@@ -59,15 +60,10 @@ class Evidence:
 
 
 def compared_fields(left: Patron, right: Patron) -> list[ComparedField]:
-    rows = []
-    for name in COMPARED_FIELDS:
-        field = Patron._meta.get_field(name)
-        rows.append(
-            ComparedField(
-                str(field.verbose_name).capitalize(), _shown(left, name), _shown(right, name)
-            )
-        )
-    return rows
+    return [
+        ComparedField(str(label), _shown(left, name), _shown(right, name))
+        for name, label in COMPARED_FIELDS.items()
+    ]
 
 
 def _shown(patron: Patron, name: str) -> Any:
