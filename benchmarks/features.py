@@ -8,9 +8,11 @@ in one run, each beside its baseline:
   over every file, and the atomic write of the table) against a plain DuckDB
   ``COUNT(*) GROUP BY patron_key`` over the same files and a hand-written DuckDB SQL of the
   core features (window counts by group, first and last seen) in one pass;
-* the incremental refresh after a 100,000-event batch (keys of the batch read from its files,
-  those patrons recomputed over their whole history, merged into the table) against the full
-  refresh.
+* the incremental refresh after a 100,000-event batch (``refresh_appended_features``: only the
+  batch's rows read and aggregated, merged into the per-patron partials the full refresh kept,
+  the touched patrons' features recomputed from their partials, spliced into the table) against
+  the full refresh in the same run, and the table and partials it leaves against those of a full
+  refresh after the batch.
 
     .venv/bin/python -m benchmarks.features --events 10000000 --patrons 100000
 """
@@ -127,7 +129,7 @@ def main() -> None:
     con.close()
     services.refresh_features(as_of=AS_OF)  # warm: Parquet footers, the compiled SQL
     report, full_s = timed(
-        "libcrm: refresh_features (87 features, Ibis -> DuckDB, written)",
+        "libcrm: refresh_features (86 features + partials, Ibis -> DuckDB, written)",
         services.refresh_features,
         as_of=AS_OF,
     )
@@ -143,29 +145,39 @@ def main() -> None:
     batch = list(generate(args.batch, 65_536, keys, seed=args.seed + 999, first_id=args.events,
                           window=(0.995, 1.0)))  # fmt: skip
     appended, _ = timed("append the batch (store only)", append_events, batch, source="bench")
-    found, keys_s = timed(
-        "patron keys of the batch (read from its files)",
-        services.appended_patron_keys,
-        store,
-        appended,
-    )
+    found = services.appended_patron_keys(store, appended)
     inc, inc_s = timed(
-        f"libcrm: refresh_patron_features ({len(found):,} patrons, whole history, merged)",
-        services.refresh_patron_features,
-        found,
+        "libcrm: refresh_appended_features (batch read, merged into partials)",
+        services.refresh_appended_features,
+        appended,
         as_of=AS_OF,
     )
     print(
-        f"    incremental (keys + refresh) {keys_s + inc_s:.2f} s vs full {full_s:.2f} s: "
-        f"{full_s / (keys_s + inc_s):.1f}x faster; table now {inc.table_rows:,} patrons"
+        f"    {inc.patrons:,} patrons refreshed ({len(found):,} keys in the batch); "
+        f"incremental {inc_s:.2f} s vs full {full_s:.2f} s: {full_s / inc_s:.1f}x faster; "
+        f"table now {inc.table_rows:,} patrons"
     )
     incremental_table = feature_table()
+    incremental_partials = services.feature_file().read_partials()
     one = found[len(found) // 2]
-    _, one_s = timed("one patron (a merge or an erasure follow-up)", services.refresh_patron_features,
+    _, one_s = timed("one patron's history (a merge follow-up)", services.refresh_patron_features,
                      [one], as_of=AS_OF)  # fmt: skip
-    timed("check: full refresh after the batch", services.refresh_features, as_of=AS_OF)
+    _, check_s = timed(
+        "check: full refresh after the batch", services.refresh_features, as_of=AS_OF
+    )
     same = feature_table().equals(incremental_table)
-    print(f"    one patron {one_s * 1000:.0f} ms; incremental table == full refresh: {same}")
+    now = services.feature_file().read_partials()
+    same_partials = (
+        now is not None
+        and incremental_partials is not None
+        and now[0].sorted().bands.equals(incremental_partials[0].sorted().bands)
+        and now[0].sorted().subjects.equals(incremental_partials[0].sorted().subjects)
+    )
+    print(
+        f"    one patron {one_s * 1000:.0f} ms; full refresh after the batch {check_s:.2f} s "
+        f"({check_s / inc_s:.1f}x the incremental); incremental table == full refresh: {same}; "
+        f"partials equal: {same_partials}"
+    )
 
 
 if __name__ == "__main__":

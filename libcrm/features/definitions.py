@@ -489,26 +489,34 @@ def bit_or(value: int) -> int:  # type: ignore[empty-body]
     BitOr has no PySpark rule)."""
 
 
+@ibis.udf.agg.builtin
+def histogram(value: str) -> dict[str, int]:  # type: ignore[empty-body]
+    """value → how many rows have it, NULLs left out (DuckDB)."""
+
+
 def _as_date(days: ir.IntegerValue) -> ir.DateValue:
     return ibis.date(EPOCH) + days.as_interval("D")
 
 
-def feature_expression(
+def partial_expressions(
     events: ir.Table,
     aliases: ir.Table | None,
     classes: ir.Table,
     params: FeatureParams,
     keys: Sequence[str] | ir.Column | None = None,
     key_range: tuple[ir.Value | str, ir.Value | str] | None = None,
-) -> ir.Table:
-    """The feature table as an Ibis expression.
+    fold_subjects: bool = False,
+) -> tuple[ir.Table, ir.Table | None]:
+    """The mergeable partial aggregates behind the features: ``bands`` (per patron and day
+    block: :data:`BAND_COLUMNS`) and ``subjects`` (per patron and top-level class, the last
+    year's uses). Each column is a sum, a bitwise OR, a minimum or a maximum, so the partials
+    of two sets of events combine (:func:`merge_partials`) into the partials of their union —
+    an incremental refresh aggregates a new batch alone and merges it into the stored ones.
 
-    ``events`` has (at least) :data:`EVENT_COLUMNS`; ``aliases`` maps merged keys to the key
-    they now mean (None when there are none); ``classes`` is :func:`subject_classes`. With
-    ``keys``, only rows stored under those keys are read (pass every key merged into them too)
-    and ``key_range`` (their smallest and largest) — the range sits on the scan, so Parquet
-    row groups of sorted files that cannot hold those keys are skipped.
-    """
+    Inputs as for :func:`feature_expression`. With ``fold_subjects`` (DuckDB) the subjects
+    come from the same pass over the events: ``bands`` gets a ``classes`` column, a map of
+    each top-level class to its uses in the band's days of the last year, and ``subjects`` is
+    None (summing the maps per patron and class gives it)."""
     e = events
     if key_range is not None:  # a range the Parquet scan checks against row-group statistics
         e = e.filter(e.patron_key.between(*key_range))
@@ -526,6 +534,10 @@ def feature_expression(
             subject=e.subject,
             quantity=e.quantity,
             attrs=e.attrs,
+        )
+    if fold_subjects:
+        e = e.left_join(classes, e.subject == classes.subject).select(
+            *[e[c] for c in e.columns], top_class=classes.top_class
         )
     local = _local_seconds(e.occurred_at_us, params)
     hour = (local % DAY_SECONDS) // 3600
@@ -581,7 +593,82 @@ def feature_expression(
         sums[f"d_{g.name}"] = bit_or(ibis.ifelse(member, rows.bit, 0))
     for c in CHANNEL_GROUPS:
         sums[f"c_{c.name}"] = count(rows.channel.isin(c.types))
+    if fold_subjects:  # each block's uses per class, for the blocks of the last year
+        recent_class = ibis.ifelse(rows.day > as_of - HABIT_WINDOW, rows.top_class, None)
+        sums["classes"] = histogram(recent_class)
     bands = rows.group_by(["patron_key", "block"]).aggregate(**sums)
+    bands = bands.select(
+        **{c: bands[c].cast(t) for c, t in BAND_COLUMNS.items()},
+        **({"classes": bands.classes} if fold_subjects else {}),
+    )
+    if fold_subjects:
+        return bands, None
+
+    subjects = rows.filter(rows.subject.notnull() & (rows.day > as_of - HABIT_WINDOW))
+    subjects = subjects.join(classes, subjects.subject == classes.subject).select(
+        patron_key=subjects.patron_key, top_class=classes.top_class
+    )
+    by_class = subjects.group_by(["patron_key", "top_class"]).aggregate(
+        uses=subjects.patron_key.count().cast("int64")
+    )
+    return bands, by_class
+
+
+def _band_columns() -> dict[str, str]:
+    out = {"patron_key": "string", "block": "int64", "first": "int64", "last": "int64"}
+    out |= {"n_all": "int64", "d_all": "int64", "n_night": "int64", "n_weekend": "int64"}
+    out |= {"n_24h": "int64", "n_download": "int64", "score_n": "int64", "score_sum": "float64"}
+    for g in GROUPS:
+        out |= {f"n_{g.name}": "int64", f"d_{g.name}": "int64"}
+    for c in CHANNEL_GROUPS:
+        out[f"c_{c.name}"] = "int64"
+    return out
+
+
+BAND_COLUMNS: dict[str, str] = _band_columns()
+"""Per patron and day block (:data:`BLOCKS`, counted back from as_of; the last one holds
+everything older): first and last day, event counts, active-day bitmaps, score sums."""
+SUBJECT_COLUMNS = {"patron_key": "string", "top_class": "string", "uses": "int64"}
+"""Per patron and top-level class: uses in the last year."""
+
+
+def merge_bands(bands: ir.Table) -> ir.Table:
+    """Rows of :data:`BAND_COLUMNS` combined into one per patron and block: sums added,
+    bitmaps OR-ed, first days the least, last days the greatest."""
+
+    def combine(column: str) -> ir.Value:
+        if column == "first":
+            return bands[column].min()
+        if column == "last":
+            return bands[column].max()
+        if column.startswith("d_"):
+            return bit_or(bands[column])
+        return bands[column].sum()
+
+    merged = bands.group_by(["patron_key", "block"]).aggregate(
+        **{c: combine(c) for c in BAND_COLUMNS if c not in ("patron_key", "block")}
+    )
+    return merged.select(**{c: merged[c].cast(t) for c, t in BAND_COLUMNS.items()})
+
+
+def merge_subjects(subjects: ir.Table) -> ir.Table:
+    """Rows of :data:`SUBJECT_COLUMNS` combined into one per patron and class."""
+    return subjects.group_by(["patron_key", "top_class"]).aggregate(
+        uses=subjects.uses.sum().cast("int64")
+    )
+
+
+def merge_partials(bands: ir.Table, subjects: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """Partials of several sets of events (``bands`` and ``subjects`` each the union of their
+    rows) combined into one row per key (:func:`merge_bands`, :func:`merge_subjects`)."""
+    return merge_bands(bands), merge_subjects(subjects)
+
+
+def features_from_partials(bands: ir.Table, by_class: ir.Table, params: FeatureParams) -> ir.Table:
+    """The feature table of the patrons in ``bands`` from their partials (one row per patron
+    and block, and per patron and class: :func:`partial_expressions` or
+    :func:`merge_partials`)."""
+    as_of = day_number(params.as_of)
 
     def within(n: int) -> ir.BooleanValue:
         return bands.block <= _last_block(n)
@@ -630,13 +717,6 @@ def feature_expression(
         },
     )
 
-    subjects = rows.filter(rows.subject.notnull() & (rows.day > as_of - HABIT_WINDOW))
-    subjects = subjects.join(classes, subjects.subject == classes.subject).select(
-        patron_key=subjects.patron_key, top_class=classes.top_class
-    )
-    by_class = subjects.group_by(["patron_key", "top_class"]).aggregate(
-        uses=subjects.patron_key.count()
-    )
     by_class = by_class.mutate(
         rank=ibis.row_number().over(
             group_by=by_class.patron_key, order_by=[ibis.desc(by_class.uses), by_class.top_class]
@@ -670,6 +750,27 @@ def feature_expression(
     for f in FEATURES:
         columns[f.name] = extra[f.name] if f.name in extra else joined[f.name]
     return joined.select(**columns).order_by("patron_key")
+
+
+def feature_expression(
+    events: ir.Table,
+    aliases: ir.Table | None,
+    classes: ir.Table,
+    params: FeatureParams,
+    keys: Sequence[str] | ir.Column | None = None,
+    key_range: tuple[ir.Value | str, ir.Value | str] | None = None,
+) -> ir.Table:
+    """The feature table as an Ibis expression: the partials and the features from them in
+    one plan.
+
+    ``events`` has (at least) :data:`EVENT_COLUMNS`; ``aliases`` maps merged keys to the key
+    they now mean (None when there are none); ``classes`` is :func:`subject_classes`. With
+    ``keys``, only rows stored under those keys are read (pass every key merged into them too)
+    and ``key_range`` (their smallest and largest) — the range sits on the scan, so Parquet
+    row groups of sorted files that cannot hold those keys are skipped.
+    """
+    bands, by_class = partial_expressions(events, aliases, classes, params, keys, key_range)
+    return features_from_partials(bands, by_class, params)
 
 
 def finish(table: pa.Table) -> pa.Table:

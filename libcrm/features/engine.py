@@ -11,27 +11,37 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 
 from libcrm.events.store.aliases import alias_table
 from libcrm.events.store.engine import Engine
+from libcrm.events.store.ledger import BatchRecord
 from libcrm.events.store.manifest import Manifest
 from libcrm.features.definitions import (
     ALIAS_COLUMNS,
+    BAND_COLUMNS,
     CLASS_COLUMNS,
     EVENT_COLUMNS,
     FEATURE_SCHEMA,
+    SUBJECT_COLUMNS,
     FeatureParams,
     feature_expression,
+    features_from_partials,
     finish,
+    merge_bands,
+    merge_subjects,
+    partial_expressions,
     subject_classes,
 )
+from libcrm.features.storage import Partials
 
 if TYPE_CHECKING:
     from libcrm.events.store.store import EventStore
@@ -47,16 +57,19 @@ class Inputs:
     files: list[str]
     manifest: Manifest
     stored_keys: list[str] | None  # every stored key whose rows are read (None: all)
+    batch_ids: tuple[str, ...] | None = None  # only the rows these batches added (None: all)
 
     @property
     def aliases(self) -> pa.Table | None:
         return alias_table(self.manifest) if self.manifest.aliases else None
 
 
-def inputs_for(store: EventStore, keys: Iterable[str] | None = None) -> Inputs:
+def inputs_for(
+    store: EventStore, keys: Iterable[str] | None = None, manifest: Manifest | None = None
+) -> Inputs:
     """The store's live files and, for ``keys``, every stored key that now means one of them
     (the key itself and any key merged into it)."""
-    manifest = store.manifest
+    manifest = manifest or store.manifest
     files = [str(store.root / path) for path in sorted(manifest.files)]
     stored: list[str] | None = None
     if keys is not None:
@@ -65,6 +78,18 @@ def inputs_for(store: EventStore, keys: Iterable[str] | None = None) -> Inputs:
             wanted.update(manifest.keys_meaning(manifest.resolve(key)))
         stored = sorted(wanted)
     return Inputs(files, manifest, stored)
+
+
+def batch_inputs(store: EventStore, manifest: Manifest, batches: Sequence[BatchRecord]) -> Inputs:
+    """The rows ``batches`` added: read from the files they wrote while those are all still
+    live (the usual case: a refresh follows its append), else found by batch id in every file
+    (after a compaction merged them into others)."""
+    ids = tuple(sorted(b.batch_id for b in batches))
+    own = [e for e in manifest.files.values() if e.written_by in ids]
+    if sum(e.rows for e in own) < sum(b.added for b in batches):
+        own = list(manifest.files.values())
+    files = [str(store.root / e.path) for e in sorted(own, key=lambda e: e.path)]
+    return Inputs(files, manifest, None, ids)
 
 
 def compute(
@@ -174,10 +199,22 @@ def _events_view(cur: Any, files: list[str]) -> str:
     return name
 
 
-def _on_duckdb(db: Engine, inputs: Inputs, params: FeatureParams) -> pa.Table:
-    cur = db.cursor()
+@contextmanager
+def _duckdb_inputs(
+    cur: Any, inputs: Inputs
+) -> Iterator[tuple[str, ir.Table, ir.Table | None, ir.Table, Any, tuple[str, str] | None]]:
+    """The inputs registered on ``cur`` under fresh names: (prefix, events, aliases, classes,
+    key filter, key bounds); unregistered afterwards."""
     prefix = f"features_{secrets.token_hex(4)}"
-    view = _events_view(cur, inputs.files)
+    batch_view = None
+    if inputs.batch_ids is None:
+        view = _events_view(cur, inputs.files)
+    else:  # a batch's rows: a view of their own, dropped afterwards
+        view = batch_view = f"{prefix}_batch"
+        ids = ", ".join("'" + i.replace("'", "''") + "'" for i in inputs.batch_ids)
+        cur.read_parquet(inputs.files, union_by_name=True).filter(f"batch_id IN ({ids})").select(
+            ", ".join(DUCKDB_COLUMNS)
+        ).create_view(view, replace=True)
     events, aliases, classes, keyed = _tables(prefix, inputs, view)
     registered = []
     try:
@@ -193,41 +230,187 @@ def _on_duckdb(db: Engine, inputs: Inputs, params: FeatureParams) -> pa.Table:
         found = cur.execute(str(subjects_sql)).to_arrow_table().column("subject").to_pylist()
         cur.register(classes.get_name(), subject_classes(found))
         registered.append(classes.get_name())
-        sql = _compiled(prefix, inputs, params, events, aliases, classes, keys)
-        values = dict(zip(("kmin", "kmax"), bounds, strict=True)) if bounds else {}
-        return finish(cur.execute(sql, values).to_arrow_table())
+        yield prefix, events, aliases, classes, keys, bounds
     finally:
         for name in registered:
             cur.unregister(name)
+        if batch_view is not None:
+            cur.execute(f'DROP VIEW IF EXISTS "{batch_view}"')
+
+
+def _on_duckdb(db: Engine, inputs: Inputs, params: FeatureParams) -> pa.Table:
+    cur = db.cursor()
+    with _duckdb_inputs(cur, inputs) as (prefix, events, aliases, classes, keys, bounds):
+        sql = _compiled(
+            ("features", params, aliases is not None, keys is not None),
+            prefix,
+            events.get_name(),
+            lambda marks: feature_expression(events, aliases, classes, params, keys, marks),
+            keyed=keys is not None,
+        )
+        values = dict(zip(("kmin", "kmax"), bounds, strict=True)) if bounds else {}
+        return finish(cur.execute(sql, values).to_arrow_table())
 
 
 def _compiled(
+    shape: tuple[Any, ...],
     prefix: str,
-    inputs: Inputs,
-    params: FeatureParams,
-    events: ir.Table,
-    aliases: ir.Table | None,
-    classes: ir.Table,
-    keys: Any,
+    events_name: str | None,
+    build: Callable[[tuple[ir.Value, ir.Value] | None], ir.Table],
+    keyed: bool = False,
 ) -> str:
-    """The SQL of the expression. Compiling takes Ibis a few hundred milliseconds, more than
+    """The SQL of an expression. Compiling takes Ibis a few hundred milliseconds, more than
     an incremental refresh's query, so the text is kept per shape, with the table names as
-    placeholders."""
-    shape = (params, aliases is not None, keys is not None)
+    placeholders. ``build`` gets the key range as two marks (with keys) that are made
+    $parameters of the query."""
     with _sql_guard:
         cached = _sql_cache.get(shape)
     if cached is None:
-        # The key range is compiled as two marks, then made $parameters of the query.
-        marks = (ibis.literal(_LOW), ibis.literal(_HIGH)) if keys is not None else None
-        expr = feature_expression(events, aliases, classes, params, keys, marks)
-        cached = str(ibis.to_sql(expr, dialect="duckdb")).replace(prefix, "{prefix}")
-        cached = cached.replace(events.get_name(), "{events}")
+        marks = (ibis.literal(_LOW), ibis.literal(_HIGH)) if keyed else None
+        cached = str(ibis.to_sql(build(marks), dialect="duckdb"))
+        if events_name is not None:  # first: a batch's view is named after the prefix
+            cached = cached.replace(events_name, "{events}")
+        cached = cached.replace(prefix, "{prefix}")
         cached = cached.replace(f"'{_LOW}'", "$kmin").replace(f"'{_HIGH}'", "$kmax")
         with _sql_guard:
             if len(_sql_cache) > 32:
                 _sql_cache.clear()
             _sql_cache[shape] = cached
-    return cached.replace("{prefix}", prefix).replace("{events}", events.get_name())
+    cached = cached.replace("{prefix}", prefix)
+    return cached.replace("{events}", events_name) if events_name is not None else cached
+
+
+# --- partials (DuckDB): what incremental refreshes merge ------------------------------------
+
+
+def compute_partials(
+    store: EventStore,
+    params: FeatureParams,
+    keys: Iterable[str] | None = None,
+    *,
+    batches: Sequence[BatchRecord] | None = None,
+    manifest: Manifest | None = None,
+    memory_limit: str = "2GB",
+) -> Partials:
+    """The partial aggregates (:func:`~libcrm.features.definitions.partial_expressions`) of
+    every patron, of ``keys``' patrons (their whole history), or of the rows ``batches``
+    added, as the store's ``manifest`` (default: the current one) has them. DuckDB only."""
+    manifest = manifest or store.manifest
+    if batches is not None:
+        inputs = batch_inputs(store, manifest, batches)
+        if keys is not None:
+            raise ValueError("compute_partials: keys or batches, not both")
+    else:
+        inputs = inputs_for(store, keys, manifest)
+    if not inputs.files or inputs.stored_keys == [] or inputs.batch_ids == ():
+        return Partials.empty()
+    cur = _duckdb_for(store, memory_limit).cursor()
+    with _duckdb_inputs(cur, inputs) as (prefix, events, aliases, classes, keys_, bounds):
+        # One pass: each band also counts its rows per top-level class (a DuckDB map), unfolded
+        # into the per-class partials afterwards.
+        sql = _compiled(
+            ("partials", params, aliases is not None, keys_ is not None),
+            prefix,
+            events.get_name(),
+            lambda marks: partial_expressions(
+                events, aliases, classes, params, keys_, marks, fold_subjects=True
+            )[0],
+            keyed=keys_ is not None,
+        )
+        values = dict(zip(("kmin", "kmax"), bounds, strict=True)) if bounds else {}
+        bands = cur.execute(sql, values).to_arrow_table()
+    return Partials.of(bands.drop_columns(["classes"]), _unfold(bands))
+
+
+def _unfold(bands: pa.Table) -> pa.Table:
+    """Per patron and class, the uses the bands' class maps hold, summed over the blocks."""
+    maps = bands.column("classes").combine_chunks()
+    if isinstance(maps, pa.ChunkedArray):  # no rows: no chunk to combine
+        maps = pa.array([], maps.type)
+    offsets = maps.offsets.to_numpy(zero_copy_only=False)
+    parents = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    rows = pa.table(
+        {
+            "patron_key": bands.column("patron_key").take(pa.array(parents, pa.int64())),
+            "top_class": maps.keys,
+            "uses": maps.items.cast(pa.int64()),
+        }
+    )
+    found = rows.group_by(["patron_key", "top_class"]).aggregate([("uses", "sum")])
+    return found.rename_columns({"uses_sum": "uses"})
+
+
+def _on_arrow(
+    store: EventStore,
+    tables: dict[str, tuple[pa.Table, dict[str, str]]],
+    memory_limit: str,
+    shape: tuple[Any, ...],
+    build: Callable[[dict[str, ir.Table]], ir.Table],
+) -> pa.Table:
+    """``build``'s expression run over Arrow tables (name → table and its columns)."""
+    cur = _duckdb_for(store, memory_limit).cursor()
+    prefix = f"features_{secrets.token_hex(4)}"
+    named = {n: ibis.table(columns, name=f"{prefix}_{n}") for n, (_, columns) in tables.items()}
+    for n, (table, _) in tables.items():
+        cur.register(named[n].get_name(), table)
+    try:
+        sql = _compiled(shape, prefix, None, lambda _: build(named))
+        return cur.execute(sql).to_arrow_table()
+    finally:
+        for t in named.values():
+            cur.unregister(t.get_name())
+
+
+def features_from(
+    store: EventStore, partials: Partials, params: FeatureParams, memory_limit: str = "2GB"
+) -> pa.Table:
+    """The feature table of the patrons in ``partials`` (merged: one row per key), computed
+    from the partials alone."""
+    if partials.bands.num_rows == 0:
+        return FEATURE_SCHEMA.empty_table()
+    table = _on_arrow(
+        store,
+        {"bands": (partials.bands, BAND_COLUMNS), "subjects": (partials.subjects, SUBJECT_COLUMNS)},
+        memory_limit,
+        ("from partials", params),
+        lambda t: features_from_partials(t["bands"], t["subjects"], params),
+    )
+    return finish(table)
+
+
+def merge(
+    store: EventStore, stored: Partials, new: Partials, memory_limit: str = "2GB"
+) -> Partials:
+    """``stored`` (one row per key) with ``new`` (one row per key, of other events) merged
+    in. Only the rows whose key both have are grouped and combined (a batch adds to its
+    patrons' latest block, seldom to the others); the rest are kept as they are."""
+    out = []
+    for part, columns, keys, combine in (
+        ("bands", BAND_COLUMNS, ["patron_key", "block"], merge_bands),
+        ("subjects", SUBJECT_COLUMNS, ["patron_key", "top_class"], merge_subjects),
+    ):
+        old, fresh = getattr(stored, part), getattr(new, part)
+        if fresh.num_rows == 0 or old.num_rows == 0:
+            out.append(pa.concat_tables([old, fresh]))
+            continue
+
+        def build(
+            t: dict[str, ir.Table], keys: list[str] = keys, combine: Any = combine
+        ) -> ir.Table:
+            shared = t["old"].semi_join(t["new"], keys)
+            both = shared.union(t["new"], distinct=False)
+            return t["old"].anti_join(t["new"], keys).union(combine(both), distinct=False)
+
+        out.append(
+            _on_arrow(
+                store,
+                {"old": (old, columns), "new": (fresh, columns)},
+                memory_limit,
+                ("merge", part),
+                build,
+            )
+        )
+    return Partials.of(*out)
 
 
 # --- Spark ------------------------------------------------------------------------------------

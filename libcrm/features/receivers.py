@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 
-from libcrm.events.services import event_store
 from libcrm.events.store import AppendReport
 from libcrm.features import services
 
@@ -44,9 +43,9 @@ def on_events_appended(sender: Any, report: AppendReport, **kwargs: Any) -> None
     # installation that never uses features pays a stat per append, nothing more).
     if not settings.LIBCRM_FEATURES_ON_APPEND or services.feature_file().read()[1] is None:
         return
-    keys = services.appended_patron_keys(event_store(), report)
-    if keys:
-        services.refresh_patron_features(keys)
+    # The batch alone is aggregated and merged into the kept partials (or, without them, its
+    # patrons are recomputed over their whole history).
+    services.refresh_appended_features(report)
 
 
 @_logged

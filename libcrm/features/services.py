@@ -12,12 +12,13 @@ import logging
 import threading
 import time
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.conf import settings
@@ -25,9 +26,10 @@ from django.conf import settings
 from libcrm.events.services import event_store
 from libcrm.events.store import AppendReport, EventStore
 from libcrm.events.store.aliases import check_key
+from libcrm.events.store.manifest import Manifest
 from libcrm.features import engine
 from libcrm.features.definitions import FEATURE_SCHEMA, FeatureParams
-from libcrm.features.storage import FeatureFile, Provenance
+from libcrm.features.storage import FeatureFile, Partials, PartialsState, Provenance
 
 log = logging.getLogger(__name__)
 _files: dict[Path, FeatureFile] = {}
@@ -61,8 +63,10 @@ def library_today() -> date:
     return datetime.now(zoneinfo.ZoneInfo(settings.TIME_ZONE)).date()
 
 
-def feature_params(store: EventStore, as_of: date | None = None) -> FeatureParams:
-    files = store.manifest.files.values()
+def feature_params(
+    store: EventStore, as_of: date | None = None, manifest: Manifest | None = None
+) -> FeatureParams:
+    files = (manifest or store.manifest).files.values()
     first = min((e.min_at for e in files), default=0)
     return FeatureParams(
         as_of=as_of or library_today(),
@@ -82,8 +86,7 @@ def _engine(name: str | None) -> str:
     return chosen
 
 
-def _provenance(store: EventStore, as_of: date, engine_name: str, full: bool) -> Provenance:
-    m = store.manifest
+def _provenance(m: Manifest, as_of: date, engine_name: str, full: bool) -> Provenance:
     return Provenance(
         as_of=as_of.isoformat(),
         tz=settings.TIME_ZONE,
@@ -97,21 +100,47 @@ def _provenance(store: EventStore, as_of: date, engine_name: str, full: bool) ->
     )
 
 
+def _partials_state(m: Manifest, params: FeatureParams) -> PartialsState:
+    return PartialsState(
+        as_of=params.as_of.isoformat(),
+        tz=params.tz,
+        spaces_24h=params.spaces_24h,
+        store_id=m.store_id,
+        batch_seq=m.batch_seq,
+        alias_version=m.alias_version,
+    )
+
+
+def _memory() -> str:
+    return settings.LIBCRM_ANALYTICS_MEMORY
+
+
 def refresh_features(*, as_of: date | None = None, engine_name: str | None = None) -> RefreshReport:
-    """Recompute every patron's features (one query over the whole store) and replace the
+    """Recompute every patron's features (one pass over the whole store) and replace the
     table. Run daily: windows end on ``as_of`` (today), so a patron without new events keeps
-    yesterday's window counts until this runs."""
+    yesterday's window counts until this runs.
+
+    On DuckDB the pass keeps its per-patron partial aggregates beside the table, so that the
+    refreshes after an append (same as-of date) merge the new batch into them instead of
+    re-reading the patrons' history; on Spark the table alone is written (and incremental
+    refreshes recompute the patrons they touch)."""
     started = time.perf_counter()
     chosen = _engine(engine_name)
     store = event_store()
-    params = feature_params(store, as_of)
     target = feature_file()
     with target.writing():
-        provenance = _provenance(store, params.as_of, chosen, full=True)
-        table = engine.compute(
-            store, params, engine=chosen, memory_limit=settings.LIBCRM_ANALYTICS_MEMORY
-        )
-        target.replace(table, provenance)
+        m = store.manifest
+        params = feature_params(store, as_of, m)
+        provenance = _provenance(m, params.as_of, chosen, full=True)
+        if chosen == "duckdb":
+            partials = engine.compute_partials(store, params, manifest=m, memory_limit=_memory())
+            table = engine.features_from(store, partials, params, _memory())
+            target.replace(table, provenance)
+            target.replace_partials(partials, _partials_state(m, params))
+        else:
+            table = engine.compute(store, params, engine=chosen, memory_limit=_memory())
+            target.drop_partials()
+            target.replace(table, provenance)
     return RefreshReport(
         True, params.as_of, chosen, table.num_rows, table.num_rows, time.perf_counter() - started
     )
@@ -126,33 +155,144 @@ def refresh_patron_features(
 ) -> RefreshReport:
     """Recompute the features of ``patron_keys`` (their whole history: windows and shares
     need it) and merge them into the table; rows of ``drop`` are removed. A key merged into
-    another is computed as the key it now means."""
-    started = time.perf_counter()
-    chosen = _engine(engine_name)
+    another is computed as the key it now means. Where partials are kept (see
+    :func:`refresh_features`), the batches appended since they were written are merged in
+    first, and their patrons' rows refreshed too."""
     keys = sorted({check_key(k) for k in patron_keys})
     gone = sorted({check_key(k) for k in drop})
+    return _refresh(keys, gone, as_of, engine_name, lambda store, m: [])
+
+
+def refresh_appended_features(
+    report: AppendReport | None = None,
+    *,
+    as_of: date | None = None,
+    engine_name: str | None = None,
+) -> RefreshReport:
+    """Bring the table up to date with the events appended since it was written (after the
+    append of ``report``, or any others): where partials are kept, only the new batches' rows
+    are read, aggregated and merged into their patrons' partials (a cost proportional to the
+    batch); otherwise the patrons of ``report`` (or of every batch the table has not seen)
+    are recomputed over their whole history."""
+
+    def fallback(store: EventStore, m: Manifest) -> list[str]:
+        if report is not None:
+            return appended_patron_keys(store, report)
+        return patrons_with_new_events() or []
+
+    return _refresh([], [], as_of, engine_name, fallback)
+
+
+def _usable(
+    found: tuple[Partials, PartialsState] | None, m: Manifest, params: FeatureParams, chosen: str
+) -> tuple[Partials, PartialsState] | None:
+    if found is None or chosen != "duckdb":
+        return None
+    state = found[1]
+    same = (state.as_of, state.tz, state.spaces_24h, state.store_id) == (
+        params.as_of.isoformat(),
+        params.tz,
+        params.spaces_24h,
+        m.store_id,
+    )
+    return found if same and state.batch_seq <= m.batch_seq else None
+
+
+def _refresh(
+    keys: list[str],
+    gone: list[str],
+    as_of: date | None,
+    engine_name: str | None,
+    fallback: Callable[[EventStore, Manifest], list[str]],
+) -> RefreshReport:
+    started = time.perf_counter()
+    chosen = _engine(engine_name)
     store = event_store()
-    params = feature_params(store, as_of)
     target = feature_file()
     with target.writing():
+        m = store.manifest
+        params = feature_params(store, as_of, m)
         _, previous = target.read()
-        provenance = _provenance(store, params.as_of, chosen, full=False)
+        provenance = _provenance(m, params.as_of, chosen, full=False)
         if previous is not None:  # the table's as-of stays that of its last full refresh
             provenance = replace(provenance, as_of=previous.as_of)
-        rows = (
-            engine.compute(
-                store, params, keys, engine=chosen, memory_limit=settings.LIBCRM_ANALYTICS_MEMORY
+        found = _usable(target.read_partials(), m, params, chosen)
+        if found is None:
+            keys = sorted({*keys, *fallback(store, m)})
+            rows = (
+                engine.compute(store, params, keys, engine=chosen, memory_limit=_memory())
+                if keys
+                else FEATURE_SCHEMA.empty_table()
             )
-            if keys
-            else None
-        )
-        rows = rows if rows is not None else FEATURE_SCHEMA.empty_table()
+            # Partials of another as-of date (or engine) can no longer be kept in step.
+            target.drop_partials()
+            changed = set(keys)
+        else:
+            partials, state = found
+            if (
+                not keys
+                and not gone
+                and (state.batch_seq, state.alias_version)
+                == (
+                    m.batch_seq,
+                    m.alias_version,
+                )
+            ):  # nothing new: another refresh took these batches in already
+                current, _ = target.read()
+                seconds = time.perf_counter() - started
+                return RefreshReport(False, params.as_of, chosen, 0, current.num_rows, seconds)
+            rows, kept, changed = _merged(store, m, params, partials, state, keys, gone)
+            target.replace_partials(kept, _partials_state(m, params))
         # A key whose events are all gone (or merged away) leaves no row: drop its old one.
-        vanished = set(keys) - set(rows.column("patron_key").to_pylist())
+        vanished = changed - set(rows.column("patron_key").to_pylist())
         table = target.merge(rows, [*gone, *vanished], provenance)
     return RefreshReport(
         False, params.as_of, chosen, rows.num_rows, table.num_rows, time.perf_counter() - started
     )
+
+
+def _merged(
+    store: EventStore,
+    m: Manifest,
+    params: FeatureParams,
+    partials: Partials,
+    state: PartialsState,
+    keys: list[str],
+    gone: list[str],
+) -> tuple[pa.Table, Partials, set[str]]:
+    """The new rows, the stored partials brought up to ``m``, and the keys whose rows may
+    have changed: the batches after the partials' ledger position aggregated alone and merged
+    into their patrons' partials; ``keys`` (and the keys of merges since the partials' alias
+    version) recomputed over their history; ``gone`` removed."""
+    batches = [
+        b
+        for b in store.ledger.committed_since(m.store_id, state.batch_seq)
+        if b.added and b.seq is not None and b.seq <= m.batch_seq
+    ]
+    if m.alias_version != state.alias_version:  # merges no receiver has followed up yet
+        for old, alias in m.aliases.items():
+            if alias.version > state.alias_version:
+                keys = [*keys, old, alias.to]
+    history_keys = sorted({m.resolve(k) for k in keys})
+    batch = (
+        engine.compute_partials(store, params, batches=batches, manifest=m, memory_limit=_memory())
+        if batches
+        else Partials.empty()
+    )
+    fresh = set(history_keys) | set(gone) | set(keys)
+    touched = batch.patron_keys() - fresh
+    if fresh:
+        batch = batch.only(touched)
+    changed = touched | fresh
+    chosen, kept = partials.split(changed)
+    updated = engine.merge(store, chosen.without(fresh) if fresh else chosen, batch, _memory())
+    if history_keys:
+        history = engine.compute_partials(
+            store, params, history_keys, manifest=m, memory_limit=_memory()
+        )
+        updated = updated.plus(history.without(gone))
+    rows = engine.features_from(store, updated, params, _memory())
+    return rows, kept.plus(updated), changed
 
 
 def drop_patron_features(patron_key: str) -> bool:
@@ -161,6 +301,9 @@ def drop_patron_features(patron_key: str) -> bool:
     target = feature_file()
     with target.writing():
         current, provenance = target.read()
+        found = target.read_partials()
+        if found is not None:
+            target.replace_partials(found[0].without([patron_key]), found[1])
         if provenance is None or patron_key not in set(current.column("patron_key").to_pylist()):
             return False
         target.merge(FEATURE_SCHEMA.empty_table(), [patron_key], provenance)

@@ -24,17 +24,6 @@ pytestmark = pytest.mark.django_db
 RECENT = {"start": datetime.now(UTC) - timedelta(days=200), "days": 195}
 
 
-@pytest.fixture
-def installed(settings: Any, tmp_path: Path) -> Path:
-    settings.LIBCRM_EVENT_STORE_DIR = tmp_path / "events"
-    settings.LIBCRM_FEATURES_DIR = tmp_path / "features"
-    settings.TIME_ZONE = "Asia/Shanghai"
-    settings.LIBCRM_24H_BRANCHES = ("24h",)
-    settings.LIBCRM_ANALYTICS_ENGINE = "duckdb"
-    settings.LIBCRM_FEATURES_ON_APPEND = False
-    return tmp_path
-
-
 def _with_ids(rows: list[dict], prefix: str) -> list[dict]:
     return [{"event_id": f"{prefix}{i}", "source": "test", **row} for i, row in enumerate(rows)]
 

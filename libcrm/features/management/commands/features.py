@@ -57,6 +57,8 @@ class Command(BaseCommand):
         keys = services.patrons_with_new_events()
         if keys is None:  # never computed, or the store was replaced: nothing to go by
             return services.refresh_features(as_of=options["as_of"], engine_name=options["engine"])
-        return services.refresh_patron_features(
-            keys, as_of=options["as_of"], engine_name=options["engine"]
+        # The new batches merged into the kept partials (or, without them, those patrons
+        # recomputed over their history).
+        return services.refresh_appended_features(
+            as_of=options["as_of"], engine_name=options["engine"]
         )
