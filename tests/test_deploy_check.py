@@ -22,6 +22,9 @@ def libcrm(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         if not k.startswith(("LIBCRM_PROFILE", "LIBCRM_ALLOWED_HOSTS", "LIBCRM_SECRET_KEY"))
     }
     environment.pop("DJANGO_SETTINGS_MODULE", None)
+    # set by the browser tests for their own process (tests/browser/conftest.py); never in a
+    # deployment, and the deploy check rightly refuses it
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     environment.update(env)
     return subprocess.run(
         [sys.executable, "-m", "libcrm", *args],
