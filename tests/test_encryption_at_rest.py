@@ -10,15 +10,13 @@ as a positive control proving the scan would see plaintext if it were there.
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import environment
+from tests.raw_files import byte_hits, run_in_fresh_install
 
 REGISTER = r"""
 import json, sys
@@ -89,44 +87,13 @@ def _markers() -> dict[str, str]:
 
 
 def _register(home: Path, markers: dict[str, str], database_url: str | None) -> str:
-    env = {
-        **os.environ,
-        "LIBCRM_HOME": str(home),
-        "DJANGO_SETTINGS_MODULE": "libcrm.settings",
-        "LIBCRM_LOG_LEVEL": "DEBUG",
-    }
-    env.pop("DATABASE_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    subprocess.run(
-        [sys.executable, "-m", "libcrm", "migrate", "--no-input", "-v", "0"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
     import json
 
-    done = subprocess.run(
-        [sys.executable, "-c", REGISTER, json.dumps(markers)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    (home / "process.log").write_text(done.stderr)  # what the process logged
-    return done.stdout.strip()
+    return run_in_fresh_install(home, REGISTER, json.dumps(markers), database_url).stdout.strip()
 
 
 def _hits(root: Path, needles: list[bytes]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        for needle in needles:
-            if needle in data:
-                found.setdefault(needle.decode(), []).append(str(path.relative_to(root)))
-    return found
+    return byte_hits(root, [n.decode() for n in needles])
 
 
 def _secret_needles(m: dict[str, str]) -> list[bytes]:

@@ -14,10 +14,8 @@ still found by the same scans, and so is a plaintext field of that patron.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests import environment
+from tests.raw_files import byte_hits, run_in_fresh_install
 
 SCRIPT = r"""
 import json, logging, pathlib, shutil, sys, tempfile
@@ -131,30 +130,7 @@ def _markers() -> dict[str, Any]:
 
 
 def _run(home: Path, markers: dict[str, Any], database_url: str | None) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "LIBCRM_HOME": str(home),
-        "DJANGO_SETTINGS_MODULE": "libcrm.settings",
-        "LIBCRM_LOG_LEVEL": "DEBUG",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("LIBCRM_EVENT_STORE_DIR", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    subprocess.run(
-        [sys.executable, "-m", "libcrm", "migrate", "--no-input", "-v", "0"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(markers)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    (home / "process.log").write_text(done.stderr)  # what the process logged
+    done = run_in_fresh_install(home, SCRIPT, json.dumps(markers), database_url)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -163,18 +139,6 @@ def _needles(markers: dict[str, Any], found: dict[str, Any]) -> list[str]:
     values = [markers["name"], *ids.values(), ids["phone"].removeprefix("+86")]
     values += found["keys"] + found["uuids"] + [u.replace("-", "") for u in found["uuids"]]
     return values + found["sealed"] + found["digests"]
-
-
-def _byte_hits(root: Path, needles: list[str]) -> dict[str, list[str]]:
-    hits: dict[str, list[str]] = {}
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        for needle in needles:
-            if needle.encode() in data:
-                hits.setdefault(needle, []).append(str(path.relative_to(root)))
-    return hits
 
 
 def _parquet_hits(root: Path, needles: list[str]) -> dict[str, list[str]]:
@@ -200,13 +164,13 @@ def test_sqlite_keeps_no_trace_of_an_erased_patron(tmp_path: Path) -> None:
     events = data_dir / "events"
     assert list(events.rglob("*.parquet")), "no events are left at all"
     # positive controls: the scans see plaintext keys, uuids and fields where they are
-    assert _byte_hits(data_dir, [found["control_key"]]), "control key not seen in the files"
+    assert byte_hits(data_dir, [found["control_key"]]), "control key not seen in the files"
     assert database.read_bytes().count(found["control_uuid"].replace("-", "").encode())
     assert _parquet_hits(events, [found["control_key"]]), "control key not seen in Parquet"
-    assert _byte_hits(data_dir, ["Control" + markers["control"]]), "control field not seen"
+    assert byte_hits(data_dir, ["Control" + markers["control"]]), "control field not seen"
 
     needles = _needles(markers, found)
-    assert _byte_hits(tmp_path, needles) == {}  # database, WAL, Parquet, rejects, the log
+    assert byte_hits(tmp_path, needles) == {}  # database, WAL, Parquet, rejects, the log
     assert _parquet_hits(events, needles) == {}
 
 
@@ -233,10 +197,10 @@ def test_postgresql_keeps_no_trace_of_an_erased_patron(tmp_path: Path) -> None:
             capture_output=True,
         )
         events = tmp_path / "data" / "events"
-        assert _byte_hits(tmp_path, [found["control_key"], found["control_uuid"]])
+        assert byte_hits(tmp_path, [found["control_key"], found["control_uuid"]])
         assert _parquet_hits(events, [found["control_key"]])
         needles = _needles(markers, found)
-        assert _byte_hits(tmp_path, needles) == {}  # pg_dump, Parquet, rejects, the log
+        assert byte_hits(tmp_path, needles) == {}  # pg_dump, Parquet, rejects, the log
         assert _parquet_hits(events, needles) == {}
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
