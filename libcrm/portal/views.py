@@ -42,6 +42,8 @@ from libcrm.portal.session import (
 from libcrm.privacy.actors import client_ip
 from libcrm.privacy.models import AuditAction
 from libcrm.privacy.services import record_audit_event
+from libcrm.segments.personas import show_persona
+from libcrm.segments.selectors import segments_of
 
 #: Request fields that would name a patron; portal forms never send one.
 PATRON_FIELDS = ("patron", "patron_id", "patron_key", "patron_uuid", "uuid", "guardian")
@@ -191,13 +193,15 @@ def home(request: HttpRequest) -> HttpResponse:
 @portal_login_required
 def my_data(request: HttpRequest) -> HttpResponse:
     patron: Patron = request.portal_patron  # type: ignore[attr-defined]
+    actor = services.portal_actor(client_ip(request), patron)
     record_audit_event(
-        services.portal_actor(client_ip(request), patron),
+        actor,
         AuditAction.VIEW_PATRON,
         patron=patron,
         target=f"patron:{patron.uuid}",
         detail={"via": "portal", "part": "my_data"},
     )
+    memberships = segments_of(patron.patron_key)
     return render(
         request,
         "portal/my_data.html",
@@ -208,6 +212,8 @@ def my_data(request: HttpRequest) -> HttpResponse:
             consents=consents_of(patron),
             account=selectors.portal_account(patron),
             age=patron.age_on(timezone.localdate()),
+            memberships=memberships,
+            persona=show_persona(actor, patron, memberships),
         ),
     )
 

@@ -205,3 +205,33 @@ def test_only_guardians_see_children_and_only_their_own(lin_family: dict[str, An
     assert not ConsentRecord.objects.exists()
     denied = AuditEvent.objects.filter(action=AuditAction.DENIED)
     assert [d.detail["field"] for d in denied] == ["child", "child"]
+
+
+def test_my_data_shows_the_persona_and_tags_in_plain_words(
+    make_member: Any, event_store: None
+) -> None:
+    from libcrm.features.services import refresh_features
+    from libcrm.segments.services import install_starter_set
+
+    patron = make_member(name="林小雨", birth_year=1999)
+    now = timezone.now()
+    events.append_events(
+        [
+            {
+                "event_id": f"persona-{i}",
+                "patron_key": patron.patron_key,
+                "occurred_at": now.replace(microsecond=0) - timezone.timedelta(days=i),
+                "type": "gate_in",
+                "channel": "physical",
+            }
+            for i in range(1, 8)
+        ],
+        source="test",
+    )
+    refresh_features()
+    install_starter_set(Actor.system("test"))
+    html = signed_in(patron).get(reverse("portal:my-data")).content.decode()
+    assert "How the library sees your use of it" in html
+    assert "Engagement and lifecycle" in html
+    assert "Young adults (18–34)" in html  # a starter segment, with why
+    assert AuditEvent.objects.filter(action=AuditAction.VIEW_PERSONA, patron=patron).count() == 1
