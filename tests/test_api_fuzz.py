@@ -20,6 +20,21 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_applicatio
 SENT: Counter[str] = Counter()
 
 
+@pytest.fixture(autouse=True)
+def keep_the_test_connection() -> Any:
+    """Django's test client stops the end of a request from closing the database connection;
+    schemathesis calls the WSGI app directly, so do the same (else, on PostgreSQL, the first
+    response would close the connection the test's transaction lives on)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def token(db: Any) -> str:
     from libcrm.api.models import Scope
