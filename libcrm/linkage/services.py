@@ -37,7 +37,7 @@ from libcrm.linkage.records import patron_records
 from libcrm.patrons.models import Patron, PatronStatus
 from libcrm.privacy.actors import Actor
 from libcrm.privacy.models import AuditAction
-from libcrm.privacy.services import record_audit_event
+from libcrm.privacy.services import AuditRecord, record_audit_event, record_audit_events
 from libcrm.privacy.signals import patrons_merged, patrons_unmerged
 
 logger = logging.getLogger(__name__)
@@ -88,20 +88,7 @@ def merge_patrons(
             detail = {"merge": merge.pk, "moved": moved}
             if candidate is not None:
                 detail["candidate"] = candidate.pk
-            record_audit_event(
-                actor,
-                AuditAction.MERGE_PATRONS,
-                patron=survivor,
-                target=f"merge:{merge.pk}",
-                detail={**detail, "role": "survivor"},
-            )
-            record_audit_event(
-                actor,
-                AuditAction.MERGE_PATRONS,
-                patron=merged,
-                target=f"merge:{merge.pk}",
-                detail={**detail, "role": "merged"},
-            )
+            _audit_both(actor, AuditAction.MERGE_PATRONS, merge, detail, other_role="merged")
             merge_patron_events(merged.patron_key, survivor.patron_key)
             rekeyed = True
             survivor_key, merged_key = survivor.patron_key, merged.patron_key
@@ -147,40 +134,21 @@ def unmerge_patrons(actor: Actor, merge: Merge, *, reason: str) -> Merge:
             merge.undo_reason = reason[:MAX_REASON]
             merge.save(update_fields=["undone_at", "undone_by_label", "undo_reason"])
             left, right = sorted((survivor.pk, merged.pk))
+            decided = {
+                "status": CandidateStatus.REJECTED,
+                "decided_at": merge.undone_at,
+                "decided_by_id": actor.user_id,
+                "decided_by_label": actor.label[:150],
+                "note": _("Merge undone")[:500],
+            }
             MatchCandidate.objects.update_or_create(
                 left_id=left,
                 right_id=right,
-                defaults={
-                    "status": CandidateStatus.REJECTED,
-                    "decided_at": merge.undone_at,
-                    "decided_by_id": actor.user_id,
-                    "decided_by_label": actor.label[:150],
-                    "note": _("Merge undone")[:500],
-                },
-                create_defaults={
-                    "source": CandidateSource.STAFF,
-                    "status": CandidateStatus.REJECTED,
-                    "decided_at": merge.undone_at,
-                    "decided_by_id": actor.user_id,
-                    "decided_by_label": actor.label[:150],
-                    "note": _("Merge undone")[:500],
-                },
+                defaults=decided,
+                create_defaults={**decided, "source": CandidateSource.STAFF},
             )
             detail = {"merge": merge.pk, "returned": returned}
-            record_audit_event(
-                actor,
-                AuditAction.UNMERGE_PATRONS,
-                patron=survivor,
-                target=f"merge:{merge.pk}",
-                detail={**detail, "role": "survivor"},
-            )
-            record_audit_event(
-                actor,
-                AuditAction.UNMERGE_PATRONS,
-                patron=merged,
-                target=f"merge:{merge.pk}",
-                detail={**detail, "role": "restored"},
-            )
+            _audit_both(actor, AuditAction.UNMERGE_PATRONS, merge, detail, other_role="restored")
             unmerge_patron_events(merged.patron_key, survivor.patron_key)
             unaliased = True
             survivor_key, restored_key = survivor.patron_key, merged.patron_key
@@ -194,6 +162,21 @@ def unmerge_patrons(actor: Actor, merge: Merge, *, reason: str) -> Merge:
             merge_patron_events(merge.merged.patron_key, merge.survivor.patron_key)
         raise
     return merge
+
+
+def _audit_both(
+    actor: Actor, action: AuditAction, merge: Merge, detail: dict[str, Any], *, other_role: str
+) -> None:
+    """One record on each patron's trail (no keys in ``detail``: erasure could not redact
+    them)."""
+    target = f"merge:{merge.pk}"
+    record_audit_events(
+        actor,
+        [
+            AuditRecord(action, merge.survivor, target, {**detail, "role": "survivor"}),
+            AuditRecord(action, merge.merged, target, {**detail, "role": other_role}),
+        ],
+    )
 
 
 def _lock_pair(a: Patron, b: Patron) -> tuple[Patron, Patron]:
