@@ -9,4 +9,3 @@ class ConsentConfig(AppConfig):
         from libcrm.privacy import signals
 
         signals.patron_erased.connect(receivers.on_patron_erased, dispatch_uid="consent-erased")
-        signals.patrons_merged.connect(receivers.on_patrons_merged, dispatch_uid="consent-merged")

@@ -230,12 +230,15 @@ def test_merge_moves_history_and_the_most_restrictive_choice_wins(
     assert latest.via == "merge" and latest.granted is False
 
 
-def test_the_merge_signal_moves_records_of_a_merged_patron(make_patron: Any, actor: Any) -> None:
+def test_a_merge_moves_the_records_of_the_merged_patron(
+    make_patron: Any, actor: Any, settings: Any, tmp_path: Any
+) -> None:
+    from libcrm.linkage.services import merge_patrons
+
+    settings.LIBCRM_EVENT_STORE_DIR = tmp_path / "events"
     survivor, merged = make_patron(), make_patron()
     set_consent(actor, merged, "research", True, via="portal")
-    signals.patrons_merged.send(
-        sender=None, survivor_key=survivor.patron_key, merged_key=merged.patron_key
-    )
+    merge_patrons(actor, survivor, merged, reason="same person")
     assert selectors.has_consent(survivor, "research") is True
 
 
