@@ -158,7 +158,7 @@ def main() -> None:
         f"table now {inc.table_rows:,} patrons"
     )
     incremental_table = feature_table()
-    incremental_partials = services.feature_file().read_partials()
+    incremental_partials = services.stored_partials()
     one = found[len(found) // 2]
     _, one_s = timed("one patron's history (a merge follow-up)", services.refresh_patron_features,
                      [one], as_of=AS_OF)  # fmt: skip
@@ -166,12 +166,12 @@ def main() -> None:
         "check: full refresh after the batch", services.refresh_features, as_of=AS_OF
     )
     same = feature_table().equals(incremental_table)
-    now = services.feature_file().read_partials()
+    now = services.stored_partials()
     same_partials = (
         now is not None
         and incremental_partials is not None
-        and now[0].sorted().bands.equals(incremental_partials[0].sorted().bands)
-        and now[0].sorted().subjects.equals(incremental_partials[0].sorted().subjects)
+        and now.sorted().bands.equals(incremental_partials.sorted().bands)
+        and now.sorted().subjects.equals(incremental_partials.sorted().subjects)
     )
     print(
         f"    one patron {one_s * 1000:.0f} ms; full refresh after the batch {check_s:.2f} s "

@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from libcrm.events.store.aliases import alias_table
 from libcrm.events.store.engine import Engine
@@ -376,6 +377,69 @@ def features_from(
         lambda t: features_from_partials(t["bands"], t["subjects"], params),
     )
     return finish(table)
+
+
+def features_from_rows(
+    store: EventStore,
+    partials: Partials,
+    params: FeatureParams,
+    memory_limit: str = "2GB",
+    *,
+    blocks: pa.Array | None = None,
+) -> pa.Table:
+    """The feature table of the patrons in ``partials``, whose rows come from several sets
+    of events (stored partials and a batch's): rows that share a key are merged in the same
+    query. Only the bands of the day blocks that appear more than once can need merging, and
+    they are found here (a batch of recent events adds to its patrons' latest block), so the
+    merge groups those rows, not every patron's history. ``blocks``, when the caller knows
+    them, are the only blocks where rows may repeat (saves finding them)."""
+    if partials.bands.num_rows == 0:
+        return FEATURE_SCHEMA.empty_table()
+    bands = partials.bands
+    repeated = _repeated_blocks(bands) if blocks is None else blocks
+    in_repeated = pc.is_in(bands.column("block"), value_set=repeated)
+    table = _on_arrow(
+        store,
+        {
+            "single": (bands.filter(pc.invert(in_repeated)), BAND_COLUMNS),
+            "repeated": (bands.filter(in_repeated), BAND_COLUMNS),
+            "subjects": (partials.subjects, SUBJECT_COLUMNS),
+        },
+        memory_limit,
+        ("from rows", params),
+        lambda t: _rows_expression(t, params),
+    )
+    return finish(table)
+
+
+def _rows_expression(t: dict[str, ir.Table], params: FeatureParams) -> ir.Table:
+    bands = t["single"].union(merge_bands(t["repeated"]), distinct=False)
+    return features_from_partials(bands, merge_subjects(t["subjects"]), params)
+
+
+def _repeated_blocks(bands: pa.Table) -> pa.Array:
+    """The blocks in which some key has more than one row."""
+    counts = bands.group_by(["patron_key", "block"]).aggregate([([], "count_all")])
+    many = counts.filter(pc.greater(counts.column("count_all"), 1))
+    if many.num_rows == 0:
+        return pa.array([], pa.int64())
+    return pc.unique(many.column("block").combine_chunks())
+
+
+def prepare_rows_query(params: FeatureParams) -> None:
+    """Compile (and keep) the query of :func:`features_from_rows` for ``params``: a full
+    refresh does it while DuckDB runs its pass, so that the first incremental refresh after
+    it finds the text ready (Ibis takes a few hundred milliseconds to compile it)."""
+    prefix = f"features_{secrets.token_hex(4)}"
+    named = {
+        n: ibis.table(columns, name=f"{prefix}_{n}")
+        for n, columns in (
+            ("single", BAND_COLUMNS),
+            ("repeated", BAND_COLUMNS),
+            ("subjects", SUBJECT_COLUMNS),
+        )
+    }
+    _compiled(("from rows", params), prefix, None, lambda _: _rows_expression(named, params))
 
 
 def merge(

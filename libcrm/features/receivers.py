@@ -41,7 +41,7 @@ def _logged(receiver: Receiver) -> Receiver:
 def on_events_appended(sender: Any, report: AppendReport, **kwargs: Any) -> None:
     # Until a first full refresh built the table there is nothing to keep in step (and an
     # installation that never uses features pays a stat per append, nothing more).
-    if not settings.LIBCRM_FEATURES_ON_APPEND or services.feature_file().read()[1] is None:
+    if not settings.LIBCRM_FEATURES_ON_APPEND or services.feature_file().read_provenance() is None:
         return
     # The batch alone is aggregated and merged into the kept partials (or, without them, its
     # patrons are recomputed over their whole history).

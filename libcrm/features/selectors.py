@@ -28,7 +28,7 @@ def feature_relation(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
 
 def feature_provenance() -> Provenance | None:
     """What the stored table was computed from (None before the first refresh)."""
-    return feature_file().read()[1]
+    return feature_file().read_provenance()
 
 
 def features_of(patron_key: str) -> dict[str, Any]:

@@ -27,9 +27,15 @@ from libcrm.events.services import event_store
 from libcrm.events.store import AppendReport, EventStore
 from libcrm.events.store.aliases import check_key
 from libcrm.events.store.manifest import Manifest
-from libcrm.features import engine
+from libcrm.features import engine, storage
 from libcrm.features.definitions import FEATURE_SCHEMA, FeatureParams
-from libcrm.features.storage import FeatureFile, Partials, PartialsState, Provenance
+from libcrm.features.storage import (
+    FeatureFile,
+    Partials,
+    PartialsState,
+    Provenance,
+    StoredPartials,
+)
 
 log = logging.getLogger(__name__)
 _files: dict[Path, FeatureFile] = {}
@@ -133,7 +139,15 @@ def refresh_features(*, as_of: date | None = None, engine_name: str | None = Non
         params = feature_params(store, as_of, m)
         provenance = _provenance(m, params.as_of, chosen, full=True)
         if chosen == "duckdb":
-            partials = engine.compute_partials(store, params, manifest=m, memory_limit=_memory())
+            # Ibis compiles the incremental refreshes' query while DuckDB runs the pass.
+            ready = threading.Thread(target=engine.prepare_rows_query, args=(params,))
+            ready.start()
+            try:
+                partials = engine.compute_partials(
+                    store, params, manifest=m, memory_limit=_memory()
+                )
+            finally:
+                ready.join()
             table = engine.features_from(store, partials, params, _memory())
             target.replace(table, provenance)
             target.replace_partials(partials, _partials_state(m, params))
@@ -184,11 +198,11 @@ def refresh_appended_features(
 
 
 def _usable(
-    found: tuple[Partials, PartialsState] | None, m: Manifest, params: FeatureParams, chosen: str
-) -> tuple[Partials, PartialsState] | None:
+    found: StoredPartials | None, m: Manifest, params: FeatureParams, chosen: str
+) -> StoredPartials | None:
     if found is None or chosen != "duckdb":
         return None
-    state = found[1]
+    state = found.state
     same = (state.as_of, state.tz, state.spaces_24h, state.store_id) == (
         params.as_of.isoformat(),
         params.tz,
@@ -196,6 +210,18 @@ def _usable(
         m.store_id,
     )
     return found if same and state.batch_seq <= m.batch_seq else None
+
+
+def stored_partials() -> Partials | None:
+    """The stored partials with their deltas merged in (one row per key), or None."""
+    found = feature_file().read_partials()
+    return None if found is None else _combined(event_store(), found)
+
+
+def _combined(store: EventStore, found: StoredPartials) -> Partials:
+    if found.deltas.bands.num_rows == 0 and found.deltas.subjects.num_rows == 0:
+        return found.base
+    return engine.merge(store, found.base, found.deltas, _memory())
 
 
 def _refresh(
@@ -212,7 +238,7 @@ def _refresh(
     with target.writing():
         m = store.manifest
         params = feature_params(store, as_of, m)
-        _, previous = target.read()
+        previous = target.read_provenance()
         provenance = _provenance(m, params.as_of, chosen, full=False)
         if previous is not None:  # the table's as-of stays that of its last full refresh
             provenance = replace(provenance, as_of=previous.as_of)
@@ -227,27 +253,28 @@ def _refresh(
             # Partials of another as-of date (or engine) can no longer be kept in step.
             target.drop_partials()
             changed = set(keys)
+            write_partials: Callable[[], None] | None = None
         else:
-            partials, state = found
+            state = found.state
             if (
                 not keys
                 and not gone
-                and (state.batch_seq, state.alias_version)
-                == (
-                    m.batch_seq,
-                    m.alias_version,
-                )
+                and (state.batch_seq, state.alias_version) == (m.batch_seq, m.alias_version)
+                and previous is not None
+                and previous.batch_seq == m.batch_seq
             ):  # nothing new: another refresh took these batches in already
-                current, _ = target.read()
                 seconds = time.perf_counter() - started
-                return RefreshReport(False, params.as_of, chosen, 0, current.num_rows, seconds)
-            rows, kept, changed = _merged(store, m, params, partials, state, keys, gone)
-            target.replace_partials(kept, _partials_state(m, params))
+                return RefreshReport(False, params.as_of, chosen, 0, target.row_count(), seconds)
+            rows, write_partials, changed = _merged(store, m, params, found, keys, gone)
         # A key whose events are all gone (or merged away) leaves no row: drop its old one.
         vanished = changed - set(rows.column("patron_key").to_pylist())
-        table = target.merge(rows, [*gone, *vanished], provenance)
+        # The table first: should the partials' write not happen, the next refresh takes the
+        # same batches in again and recomputes the same rows.
+        count = target.merge(rows, [*gone, *vanished], provenance)
+        if write_partials is not None:
+            write_partials()
     return RefreshReport(
-        False, params.as_of, chosen, rows.num_rows, table.num_rows, time.perf_counter() - started
+        False, params.as_of, chosen, rows.num_rows, count, time.perf_counter() - started
     )
 
 
@@ -255,15 +282,21 @@ def _merged(
     store: EventStore,
     m: Manifest,
     params: FeatureParams,
-    partials: Partials,
-    state: PartialsState,
+    found: StoredPartials,
     keys: list[str],
     gone: list[str],
-) -> tuple[pa.Table, Partials, set[str]]:
-    """The new rows, the stored partials brought up to ``m``, and the keys whose rows may
-    have changed: the batches after the partials' ledger position aggregated alone and merged
-    into their patrons' partials; ``keys`` (and the keys of merges since the partials' alias
-    version) recomputed over their history; ``gone`` removed."""
+) -> tuple[pa.Table, Callable[[], None], set[str]]:
+    """The new rows, how to write the partials brought up to ``m``, and the keys whose rows
+    may have changed: the batches after the partials' ledger position aggregated alone;
+    ``keys`` (and the keys of merges since the partials' alias version) recomputed over their
+    history; ``gone`` removed.
+
+    When only batches arrived (the usual case: a refresh after an append), the batch's
+    partials are stored as a delta after the others and the touched patrons' features come
+    from their stored rows and the batch's, merged in the query; nothing else is rewritten
+    until the deltas outgrow :data:`storage.FOLD_FRACTION` of the base."""
+    state = found.state
+    target = feature_file()
     batches = [
         b
         for b in store.ledger.committed_since(m.store_id, state.batch_seq)
@@ -279,6 +312,36 @@ def _merged(
         if batches
         else Partials.empty()
     )
+    new_state = _partials_state(m, params)
+    if not keys and not gone:
+        touched = batch.patron_keys()
+        base, deltas = found.base.only(touched), found.deltas.only(touched)
+        # The base has one row per key and block: rows can repeat only in the blocks that
+        # the deltas and the batch add to.
+        blocks = pc.unique(
+            pa.concat_arrays(
+                [t.column("block").combine_chunks() for t in (deltas.bands, batch.bands)]
+            )
+        )
+        gathered = base.plus(deltas).plus(batch)
+        rows = engine.features_from_rows(store, gathered, params, _memory(), blocks=blocks)
+        base_rows = found.base.bands.num_rows
+        if found.deltas.bands.num_rows + batch.bands.num_rows <= storage.FOLD_FRACTION * max(
+            base_rows, storage.FOLD_MINIMUM
+        ):
+
+            def append() -> None:
+                target.append_partials(batch, new_state)
+
+            return rows, append, touched
+
+        def fold() -> None:
+            merged = engine.merge(store, found.base, found.deltas.plus(batch), _memory())
+            target.replace_partials(merged, new_state)
+
+        return rows, fold, touched
+
+    partials = _combined(store, found)
     fresh = set(history_keys) | set(gone) | set(keys)
     touched = batch.patron_keys() - fresh
     if fresh:
@@ -292,7 +355,11 @@ def _merged(
         )
         updated = updated.plus(history.without(gone))
     rows = engine.features_from(store, updated, params, _memory())
-    return rows, kept.plus(updated), changed
+
+    def rewrite() -> None:
+        target.replace_partials(kept.plus(updated), new_state)
+
+    return rows, rewrite, changed
 
 
 def drop_patron_features(patron_key: str) -> bool:
@@ -300,10 +367,11 @@ def drop_patron_features(patron_key: str) -> bool:
     check_key(patron_key)
     target = feature_file()
     with target.writing():
-        current, provenance = target.read()
         found = target.read_partials()
-        if found is not None:
-            target.replace_partials(found[0].without([patron_key]), found[1])
+        if found is not None:  # deltas folded in: no file keeps the patron's rows
+            partials = _combined(event_store(), found).without([patron_key])
+            target.replace_partials(partials, found.state)
+        current, provenance = target.read()
         if provenance is None or patron_key not in set(current.column("patron_key").to_pylist()):
             return False
         target.merge(FEATURE_SCHEMA.empty_table(), [patron_key], provenance)
@@ -343,7 +411,7 @@ def patrons_with_new_events() -> list[str] | None:
     """Keys of patrons with events the table has not seen (batches committed after its ledger
     position, or merges after its alias version); None when the table was never computed or
     belongs to another store — then only a full refresh will do."""
-    _, provenance = feature_file().read()
+    provenance = feature_file().read_provenance()
     store = event_store()
     manifest = store.manifest
     if provenance is None or provenance.store_id != manifest.store_id:

@@ -33,9 +33,9 @@ def _scored(rows: list[dict]) -> list[dict]:
 
 
 def _stored() -> Partials:
-    found = services.feature_file().read_partials()
+    found = services.stored_partials()
     assert found is not None
-    return found[0]
+    return found
 
 
 def _same(a: Partials, b: Partials) -> bool:
@@ -91,7 +91,7 @@ def test_an_appended_batch_is_merged_into_the_partials(installed: Path, settings
     report = events.append_events(batch, source="test")  # the receiver merges the batch
     state = services.feature_file().read_partials()
     assert state is not None
-    assert state[1].batch_seq == events.event_store().manifest.batch_seq
+    assert state.state.batch_seq == events.event_store().manifest.batch_seq
     touched = set(services.appended_patron_keys(events.event_store(), report))
     changed = {
         k
