@@ -66,7 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--patrons", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=100_000, help="events in the new batch")
+    parser.add_argument("--batch", type=int, default=100_000, help="events in each new batch")
+    parser.add_argument("--batches", type=int, default=4, help="batches appended in turn")
     parser.add_argument("--file-events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
@@ -85,7 +86,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from libcrm.events.services import append_events, event_store
-    from libcrm.features import services
+    from libcrm.features import services, storage
     from libcrm.features.selectors import feature_table
 
     call_command("migrate", verbosity=0)
@@ -140,22 +141,38 @@ def main() -> None:
         f"{full_s / hand_s:.1f}x the hand-written query\n"
     )
 
-    print(f"incremental refresh after a {args.batch:,}-event batch")
+    print(f"incremental refresh after each of {args.batches} batches of {args.batch:,} events")
     settings.LIBCRM_FEATURES_ON_APPEND = False  # measured step by step below
-    batch = list(generate(args.batch, 65_536, keys, seed=args.seed + 999, first_id=args.events,
-                          window=(0.995, 1.0)))  # fmt: skip
-    appended, _ = timed("append the batch (store only)", append_events, batch, source="bench")
-    found = services.appended_patron_keys(store, appended)
-    inc, inc_s = timed(
-        "libcrm: refresh_appended_features (batch read, merged into partials)",
-        services.refresh_appended_features,
-        appended,
-        as_of=AS_OF,
-    )
+    folder = services.feature_file().folder
+    spent: list[float] = []
+    for n in range(args.batches):
+        batch = list(generate(args.batch, 65_536, keys, seed=args.seed + 999 + n,
+                              first_id=args.events + n * args.batch,
+                              window=(0.995, 1.0)))  # fmt: skip
+        appended, _ = timed(f"batch {n + 1}: append (store only)", append_events, batch,
+                            source="bench")  # fmt: skip
+        found = services.appended_patron_keys(store, appended)
+        inc, inc_s = timed(
+            f"batch {n + 1}: libcrm refresh_appended_features",
+            services.refresh_appended_features,
+            appended,
+            as_of=AS_OF,
+        )
+        spent.append(inc_s)
+        overlays = len(list(folder.glob(storage.OVERLAY_GLOB)))
+        deltas = len(list(folder.glob(storage.DELTA_GLOB))) // 2
+        print(
+            f"    {inc.patrons:,} patrons refreshed ({len(found):,} keys in the batch); "
+            f"{full_s / inc_s:.1f}x faster than the full refresh; "
+            f"now {overlays} overlay(s) of the table, {deltas} delta(s) of the partials"
+            + (" (the table folded into a new base)" if not overlays else "")
+            + (" (the partials folded into a new base)" if not deltas else "")
+        )
+    ordered = sorted(spent)
     print(
-        f"    {inc.patrons:,} patrons refreshed ({len(found):,} keys in the batch); "
-        f"incremental {inc_s:.2f} s vs full {full_s:.2f} s: {full_s / inc_s:.1f}x faster; "
-        f"table now {inc.table_rows:,} patrons"
+        f"    incremental: first {spent[0]:.2f} s, median {ordered[len(ordered) // 2]:.2f} s, "
+        f"max {ordered[-1]:.2f} s, mean {sum(spent) / len(spent):.2f} s "
+        f"(full refresh {full_s:.2f} s)"
     )
     incremental_table = feature_table()
     incremental_partials = services.stored_partials()
@@ -175,7 +192,8 @@ def main() -> None:
     )
     print(
         f"    one patron {one_s * 1000:.0f} ms; full refresh after the batch {check_s:.2f} s "
-        f"({check_s / inc_s:.1f}x the incremental); incremental table == full refresh: {same}; "
+        f"({check_s / spent[0]:.1f}x the first incremental); "
+        f"incremental table == full refresh: {same}; "
         f"partials equal: {same_partials}"
     )
 

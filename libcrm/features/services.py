@@ -294,7 +294,7 @@ def _merged(
     When only batches arrived (the usual case: a refresh after an append), the batch's
     partials are stored as a delta after the others and the touched patrons' features come
     from their stored rows and the batch's, merged in the query; nothing else is rewritten
-    until the deltas outgrow :data:`storage.FOLD_FRACTION` of the base."""
+    until the deltas outgrow :data:`storage.PARTIALS_FOLD` times the base."""
     state = found.state
     target = feature_file()
     batches = [
@@ -326,7 +326,7 @@ def _merged(
         gathered = base.plus(deltas).plus(batch)
         rows = engine.features_from_rows(store, gathered, params, _memory(), blocks=blocks)
         base_rows = found.base.bands.num_rows
-        if found.deltas.bands.num_rows + batch.bands.num_rows <= storage.FOLD_FRACTION * max(
+        if found.deltas.bands.num_rows + batch.bands.num_rows <= storage.PARTIALS_FOLD * max(
             base_rows, storage.FOLD_MINIMUM
         ):
 

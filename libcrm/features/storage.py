@@ -1,15 +1,15 @@
 """The stored feature table and the partial aggregates kept beside it.
 
-The table is a base Parquet file (written by a full refresh) and an overlay of the rows
-incremental refreshes recomputed since, both replaced atomically and each carrying what it
-reflects in its metadata (as-of date, time zone, the event store's manifest generation, ledger
-position and alias version); the overlay names the base it applies to, so an overlay left
-from an older base is never applied. When the overlay grows past :data:`FOLD_FRACTION` of the
-base, the two are folded into a new base. The partials likewise: a base written by a full
-refresh (or a fold), then one delta per appended batch, numbered, each naming its base.
-
-An incremental refresh therefore writes what it computed — the touched patrons' rows and the
-batch's partials — and not the whole table and partials again.
+The table is a base Parquet file (written by a full refresh) and numbered overlays, one per
+incremental refresh since, holding the rows it recomputed; each file is replaced atomically
+and carries what it reflects in its metadata (as-of date, time zone, the event store's
+manifest generation, ledger position and alias version). An overlay names the base it applies
+to, so one left from an older base (or after a missing one) is never applied. The partials
+likewise: a base written by a full refresh, then one delta per appended batch, numbered, each
+naming its base. An incremental refresh therefore writes what it computed — the touched
+patrons' rows and the batch's partials — never the whole table and partials again; the daily
+full refresh starts new bases, and overlays or deltas that outgrow :data:`TABLE_FOLD` /
+:data:`PARTIALS_FOLD` times their base are folded into one earlier.
 
 Writers merge under a lock file, so an incremental refresh and an erasure never lose each
 other's work; readers never lock: they read whichever complete files the names point at.
@@ -36,7 +36,7 @@ from libcrm.events.store import layout
 from libcrm.features.definitions import BAND_COLUMNS, FEATURE_SCHEMA, SUBJECT_COLUMNS
 
 TABLE = "profiles.parquet"
-OVERLAY = "profiles-overlay.parquet"
+OVERLAY_GLOB = "profiles-overlay-*.parquet"
 BANDS, SUBJECTS = "partials-bands.arrow", "partials-subjects.arrow"
 DELTA_GLOB = "partials-delta-*.arrow"
 LOCK = "_lock"
@@ -44,10 +44,12 @@ META_KEY = b"libcrm.features"
 BASE_KEY = b"libcrm.features.base"
 PARTIALS_KEY = b"libcrm.features.partials"
 DELTA_KEY = b"libcrm.features.partials.delta"
-FOLD_FRACTION = 0.5
-"""An overlay (deltas) holding more rows than this share of the base table's (partials')
-is folded into a new base."""
-FOLD_MINIMUM = 0
+TABLE_FOLD = 2.0
+"""Overlays holding more rows than this many times the base table's are folded into a new
+base (a full refresh, run daily, folds them anyway)."""
+PARTIALS_FOLD = 1.0
+"""Likewise the partials' deltas, against the base partials' rows."""
+FOLD_MINIMUM = 1_000  # rows: below, a table is small enough to rewrite whenever
 _ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
 BAND_SCHEMA = pa.schema(
     [pa.field(c, _ARROW_TYPES[t], nullable=c != "patron_key") for c, t in BAND_COLUMNS.items()]
@@ -177,17 +179,34 @@ class StoredPartials:
 
 
 @dataclass(frozen=True)
-class _Table:
-    """One parsed version of the table: base, overlay and the two applied."""
+class _Overlay:
+    name: str
+    stamp: tuple[int, int, int]
+    table: pa.Table
+    provenance: Provenance | None
 
-    stamps: tuple[tuple[int, int, int], tuple[int, int, int] | None]
+
+@dataclass(frozen=True)
+class _Table:
+    """One parsed version of the table: the base, its valid overlays (in order) and, once a
+    reader asked, the whole base and the table they make together."""
+
+    base_stamp: tuple[int, int, int]
     base_keys: pa.Array
     base_id: str
     base_provenance: Provenance | None
-    overlay: pa.Table | None  # valid for this base, or None
-    provenance: Provenance | None
-    base: pa.Table | None = None  # parsed only when a reader needs the whole table
+    overlays: tuple[_Overlay, ...]
+    listing: tuple[tuple[str, tuple[int, int, int]], ...]  # overlay files seen when parsed
+    base: pa.Table | None = None
     combined: pa.Table | None = None
+
+    @property
+    def provenance(self) -> Provenance | None:
+        return self.overlays[-1].provenance if self.overlays else self.base_provenance
+
+    @property
+    def overlay_rows(self) -> int:
+        return sum(o.table.num_rows for o in self.overlays)
 
 
 class FeatureFile:
@@ -196,7 +215,6 @@ class FeatureFile:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self.path = self.folder / TABLE
-        self.overlay_path = self.folder / OVERLAY
         self._table: _Table | None = None
         self._partials_cache: tuple[tuple[Any, ...], StoredPartials | None] | None = None
         self._guard = threading.Lock()
@@ -207,35 +225,38 @@ class FeatureFile:
         with layout.exclusive_lock(self.folder / LOCK, timeout):
             yield
 
-    # --- the table: a base file and an overlay of the rows refreshed since -------------------
+    # --- the table: a base file and overlays of the rows refreshed since ---------------------
+
+    def _listing(self) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+        out = []
+        for path in sorted(self.folder.glob(OVERLAY_GLOB)):
+            try:
+                out.append((path.name, _stamp(path)))
+            except FileNotFoundError:
+                continue
+        return tuple(out)
 
     def _parsed(self, whole: bool) -> _Table | None:
-        """The current version (None before the first refresh), parsed once per pair of file
+        """The current version (None before the first refresh), parsed once per set of file
         versions; with ``whole``, the base and the applied table too."""
         try:
             base_stamp = _stamp(self.path)
         except FileNotFoundError:
             return None
-        try:
-            overlay_stamp: tuple[int, int, int] | None = _stamp(self.overlay_path)
-        except FileNotFoundError:
-            overlay_stamp = None
+        listing = self._listing()
         with self._guard:
             found = self._table
-        if found is None or found.stamps[0] != base_stamp:
+        if found is None or found.base_stamp != base_stamp or (whole and found.base is None):
             found = self._parse_base(whole)
             if found is None:
                 return None
-        elif whole and found.base is None:
-            full = self._parse_base(True)
-            if full is None or full.stamps[0] != found.stamps[0]:
-                return self._parsed(whole)
-            found = replace(found, base=full.base)
-        if found.stamps[1] != overlay_stamp:
-            found = self._with_overlay(found, overlay_stamp)
+        if found.listing != listing:
+            found = self._with_overlays(found, listing)
         if whole and found.combined is None:
             assert found.base is not None
-            combined = found.base if found.overlay is None else _applied(found.base, found.overlay)
+            combined = found.base
+            if found.overlays:
+                combined = _applied(found.base, _latest(found.overlays))
             found = replace(found, combined=combined)
         with self._guard:
             self._table = found
@@ -260,33 +281,29 @@ class FeatureFile:
             return None
         provenance = _provenance(metadata)
         base_id = metadata.get(BASE_KEY, b"").decode()
-        return _Table((stamp, None), keys, base_id, provenance, None, provenance, base)
+        return _Table(stamp, keys, base_id, provenance, (), (), base)
 
-    def _with_overlay(self, found: _Table, overlay_stamp: Any) -> _Table:
-        overlay, provenance = None, found.base_provenance
-        if overlay_stamp is not None:
+    def _with_overlays(self, found: _Table, listing: Any) -> _Table:
+        """``found`` with the overlays of its base, numbered 1, 2, … without a gap (one of
+        another base, or after a missing one, is stale: a write died or a full refresh
+        replaced the base meanwhile)."""
+        overlays: list[_Overlay] = []
+        for name, _ in listing:
+            if not found.base_id or name != _overlay_name(len(overlays) + 1):
+                break
             try:
-                with open(self.overlay_path, "rb") as source:
-                    overlay_stamp = _stamp_of(os.fstat(source.fileno()))
+                with open(self.folder / name, "rb") as source:
+                    stamp = _stamp_of(os.fstat(source.fileno()))
                     table = pq.read_table(source)
             except FileNotFoundError:
-                overlay_stamp, table = None, None
-            metadata = (table.schema.metadata or {}) if table is not None else {}
-            # An overlay of another base (a full refresh replaced it meanwhile) is stale.
-            if (
-                table is not None
-                and found.base_id
-                and metadata.get(BASE_KEY) == found.base_id.encode()
-            ):
-                overlay = table.replace_schema_metadata(None)
-                provenance = _provenance(metadata)
-        return replace(
-            found,
-            stamps=(found.stamps[0], overlay_stamp),
-            overlay=overlay,
-            provenance=provenance,
-            combined=None,
-        )
+                break
+            metadata = table.schema.metadata or {}
+            if metadata.get(BASE_KEY) != found.base_id.encode():
+                break
+            overlays.append(
+                _Overlay(name, stamp, table.replace_schema_metadata(None), _provenance(metadata))
+            )
+        return replace(found, overlays=tuple(overlays), listing=listing, combined=None)
 
     def read(self) -> tuple[pa.Table, Provenance | None]:
         """The stored table and its provenance (empty and None before the first refresh);
@@ -304,23 +321,21 @@ class FeatureFile:
 
     def row_count(self) -> int:
         found = self._parsed(whole=False)
-        if found is None:
-            return 0
-        return _count(found.base_keys, found.overlay)
+        return 0 if found is None else _count(found.base_keys, found.overlays)
 
     def replace(self, table: pa.Table, provenance: Provenance) -> None:
         """Write ``table`` as the new base (aside, fsync, rename over the old one) and drop
-        the overlay (call inside :meth:`writing`)."""
+        the overlays (call inside :meth:`writing`)."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         base_id = os.urandom(8).hex()
         metadata = {META_KEY: json.dumps(asdict(provenance)).encode(), BASE_KEY: base_id.encode()}
         table = table.cast(FEATURE_SCHEMA)
         _write_parquet(self.folder, TABLE, table.replace_schema_metadata(metadata))
-        self.overlay_path.unlink(missing_ok=True)  # of the old base: stale in any case now
+        for path in self.folder.glob(OVERLAY_GLOB):  # of the old base: stale in any case now
+            path.unlink(missing_ok=True)
         layout.fsync_dir(self.folder)
         keys = table.column("patron_key").combine_chunks()
-        found = _Table((_stamp(self.path), None), keys, base_id, provenance, None, provenance,
-                       table, table)  # fmt: skip
+        found = _Table(_stamp(self.path), keys, base_id, provenance, (), (), table, table)
         with self._guard:
             self._table = found
 
@@ -328,40 +343,37 @@ class FeatureFile:
         """The stored table without the rows of ``drop`` and of every key in ``rows``, plus
         ``rows``; written (call inside :meth:`writing`); the number of rows afterwards.
 
-        The rows go into the overlay (rewritten: its earlier rows and these), so a refresh
-        that touches some patrons writes those, not the whole table; once the overlay holds
-        more than :data:`FOLD_FRACTION` of the base's rows, or rows are dropped, both are
-        folded into a new base."""
+        The rows are written as the next overlay — a refresh that touches some patrons
+        writes those rows, not the whole table — until the overlays hold more than
+        :data:`TABLE_FOLD` times the base's rows (a full refresh, daily, folds them first),
+        or rows are dropped: then everything is folded into a new base."""
         drop = set(drop)
         rows = rows.cast(FEATURE_SCHEMA)
         found = self._parsed(whole=False)
-        if found is None or drop:
+        limit = TABLE_FOLD * max(len(found.base_keys), FOLD_MINIMUM) if found else 0
+        if found is None or drop or found.overlay_rows + rows.num_rows > limit:
             current, _ = self.read()
-            return self._fold(current, rows, drop, provenance)
-        before = FEATURE_SCHEMA.empty_table() if found.overlay is None else found.overlay
-        overlay = _applied(before, rows)
-        count = _count(found.base_keys, overlay)
-        if overlay.num_rows > FOLD_FRACTION * max(len(found.base_keys), FOLD_MINIMUM):
-            current, _ = self.read()
-            return self._fold(current, rows, drop, provenance)
+            merged = _applied(_without(current, drop) if drop else current, rows)
+            self.replace(merged, provenance)
+            return merged.num_rows
+        name = _overlay_name(len(found.overlays) + 1)
+        for path in self.folder.glob(OVERLAY_GLOB):  # stale: after a gap, or of another base
+            if path.name >= name:
+                path.unlink(missing_ok=True)
+        rows = rows.take(pc.sort_indices(rows, [("patron_key", "ascending")]))
         metadata = {
             META_KEY: json.dumps(asdict(provenance)).encode(),
             BASE_KEY: found.base_id.encode(),
         }
-        _write_parquet(self.folder, OVERLAY, overlay.replace_schema_metadata(metadata))
+        _write_parquet(self.folder, name, rows.replace_schema_metadata(metadata))
         layout.fsync_dir(self.folder)
-        updated = replace(found, stamps=(found.stamps[0], _stamp(self.overlay_path)),
-                          overlay=overlay, provenance=provenance, combined=None)  # fmt: skip
+        overlay = _Overlay(name, _stamp(self.folder / name), rows, provenance)
+        overlays = (*found.overlays, overlay)
+        listing = tuple((o.name, o.stamp) for o in overlays)
+        updated = replace(found, overlays=overlays, listing=listing, combined=None)
         with self._guard:
             self._table = updated
-        return count
-
-    def _fold(
-        self, current: pa.Table, rows: pa.Table, drop: set[str], provenance: Provenance
-    ) -> int:
-        merged = _applied(_without(current, drop) if drop else current, rows)
-        self.replace(merged, provenance)
-        return merged.num_rows
+        return _count(found.base_keys, overlays)
 
     # --- the partials kept beside the table, for incremental refreshes -----------------------
 
@@ -509,11 +521,28 @@ def _applied(base: pa.Table, rows: pa.Table) -> pa.Table:
     return merged.take(pc.sort_indices(merged, [("patron_key", "ascending")]))
 
 
-def _count(base_keys: pa.Array, overlay: pa.Table | None) -> int:
-    if overlay is None or overlay.num_rows == 0:
+def _latest(overlays: Iterable[_Overlay]) -> pa.Table:
+    """The newest row of each key the overlays hold."""
+    latest: pa.Table | None = None
+    for overlay in reversed(tuple(overlays)):
+        if latest is None:
+            latest = overlay.table
+            continue
+        older = overlay.table
+        seen = pc.is_in(older.column("patron_key"), value_set=latest.column("patron_key"))
+        latest = pa.concat_tables([older.filter(pc.invert(seen)), latest])
+    return latest if latest is not None else FEATURE_SCHEMA.empty_table()
+
+
+def _count(base_keys: pa.Array, overlays: Iterable[_Overlay]) -> int:
+    keys = [base_keys, *(o.table.column("patron_key").combine_chunks() for o in overlays)]
+    if len(keys) == 1:
         return len(base_keys)
-    new = pc.invert(pc.is_in(overlay.column("patron_key"), value_set=base_keys))
-    return len(base_keys) + pc.sum(new.cast(pa.int64())).as_py()
+    return len(pc.unique(pa.concat_arrays(keys)))
+
+
+def _overlay_name(seq: int) -> str:
+    return f"profiles-overlay-{seq:06d}.parquet"
 
 
 def _write_parquet(folder: Path, name: str, table: pa.Table) -> None:

@@ -13,7 +13,7 @@ import pytest
 from libcrm.events import services as events
 from libcrm.events.tests.factories import event_rows, patron_key
 from libcrm.features import selectors, services, storage
-from libcrm.features.storage import BANDS, DELTA_GLOB, OVERLAY, TABLE
+from libcrm.features.storage import BANDS, DELTA_GLOB, OVERLAY_GLOB, TABLE
 from libcrm.features.tests.test_services import RECENT
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,10 @@ def _inode(folder: Path, name: str) -> int:
 
 def _deltas(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob(DELTA_GLOB))
+
+
+def _overlays(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(OVERLAY_GLOB))
 
 
 def _append(seed: int, patrons: int, prefix: str, count: int = 40) -> None:
@@ -56,13 +60,16 @@ def test_an_incremental_refresh_writes_an_overlay_and_a_delta(installed: Path) -
         assert 0 < report.patrons <= 5 and report.table_rows == 40
     # The bases were not rewritten: the rows went to the overlay, the batches to deltas.
     assert (_inode(folder, TABLE), _inode(folder, BANDS)) == (base_table, base_bands)
-    assert (folder / OVERLAY).exists()
+    assert _overlays(folder) == [
+        "profiles-overlay-000001.parquet",
+        "profiles-overlay-000002.parquet",
+    ]
     assert _deltas(folder) == [
         f"partials-delta-00000{n}-{part}.arrow" for n in (1, 2) for part in ("bands", "subjects")
     ]
     assert selectors.feature_provenance().batch_seq == events.event_store().manifest.batch_seq
     assert _full_equals_current()
-    assert not (folder / OVERLAY).exists() and _deltas(folder) == []  # a full refresh folds
+    assert _overlays(folder) == [] and _deltas(folder) == []  # a full refresh starts anew
 
 
 def test_overlay_and_deltas_are_folded_once_they_grow(
@@ -72,11 +79,13 @@ def test_overlay_and_deltas_are_folded_once_they_grow(
     _append(43, 20, "a", count=400)
     services.refresh_features()
     base_table = _inode(folder, TABLE)
-    monkeypatch.setattr(storage, "FOLD_FRACTION", 0.1)  # a few patrons of twenty outgrow it
+    monkeypatch.setattr(storage, "FOLD_MINIMUM", 0)
+    monkeypatch.setattr(storage, "TABLE_FOLD", 0.1)  # a few patrons of twenty outgrow them
+    monkeypatch.setattr(storage, "PARTIALS_FOLD", 0.1)
     _append(44, 20, "n", count=60)
     services.refresh_appended_features()
     assert _inode(folder, TABLE) != base_table
-    assert not (folder / OVERLAY).exists() and _deltas(folder) == []
+    assert _overlays(folder) == [] and _deltas(folder) == []
     assert _full_equals_current()
 
 
@@ -86,10 +95,11 @@ def test_an_overlay_of_an_older_base_is_not_applied(installed: Path) -> None:
     services.refresh_features()
     _append(46, 3, "n")
     services.refresh_appended_features()
-    stale = (folder / OVERLAY).read_bytes()
+    [name] = _overlays(folder)
+    stale = (folder / name).read_bytes()
     services.refresh_features()  # a new base
     expected = selectors.feature_table()
-    (folder / OVERLAY).write_bytes(stale)  # as if the old overlay's removal was lost
+    (folder / name).write_bytes(stale)  # as if the old overlay's removal was lost
     fresh = storage.FeatureFile(folder)  # another process
     assert fresh.read()[0].equals(expected)
     assert fresh.row_count() == expected.num_rows
@@ -109,6 +119,24 @@ def test_a_lost_delta_is_taken_in_again(installed: Path) -> None:
     report = services.refresh_appended_features()
     assert report.patrons > 0
     assert selectors.feature_table().equals(written)
+    assert _full_equals_current()
+
+
+def test_overlays_apply_in_order_and_a_gap_ends_them(installed: Path) -> None:
+    folder = installed / "features"
+    _append(53, 20, "a", count=500)
+    services.refresh_features()
+    for i, seed in enumerate((54, 55, 56)):
+        _append(seed, 4, f"n{i}")  # the same few patrons each time: later rows win
+        services.refresh_appended_features()
+    assert len(_overlays(folder)) == 3
+    latest = selectors.feature_table()
+    second = folder / "profiles-overlay-000002.parquet"
+    second.rename(folder / "kept-aside")  # as if the second overlay was lost
+    only_first = storage.FeatureFile(folder).read()[0]  # the third, after a gap, is not applied
+    assert not only_first.equals(latest)
+    (folder / "kept-aside").rename(second)
+    assert storage.FeatureFile(folder).read()[0].equals(latest)
     assert _full_equals_current()
 
 
