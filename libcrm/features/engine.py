@@ -20,7 +20,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from libcrm.events.store.aliases import alias_table
 from libcrm.events.store.engine import Engine
@@ -381,29 +380,24 @@ def features_from(
 
 def features_from_rows(
     store: EventStore,
-    partials: Partials,
+    single: pa.Table,
+    repeated: Partials,
     params: FeatureParams,
     memory_limit: str = "2GB",
-    *,
-    blocks: pa.Array | None = None,
 ) -> pa.Table:
-    """The feature table of the patrons in ``partials``, whose rows come from several sets
-    of events (stored partials and a batch's): rows that share a key are merged in the same
-    query. Only the bands of the day blocks that appear more than once can need merging, and
-    they are found here (a batch of recent events adds to its patrons' latest block), so the
-    merge groups those rows, not every patron's history. ``blocks``, when the caller knows
-    them, are the only blocks where rows may repeat (saves finding them)."""
-    if partials.bands.num_rows == 0:
+    """The feature table of the patrons of some rows from several sets of events (stored
+    partials and a batch's): ``single``, bands known to be the only row of their key and
+    block, and ``repeated``, bands and class uses that may share a key and block (or class)
+    and are merged in the same query — so the merge groups the blocks a batch of recent events
+    adds to, not every patron's history (:meth:`~libcrm.features.storage.StoredPartials.gather`)."""
+    if single.num_rows == 0 and repeated.bands.num_rows == 0:
         return FEATURE_SCHEMA.empty_table()
-    bands = partials.bands
-    repeated = _repeated_blocks(bands) if blocks is None else blocks
-    in_repeated = pc.is_in(bands.column("block"), value_set=repeated)
     table = _on_arrow(
         store,
         {
-            "single": (bands.filter(pc.invert(in_repeated)), BAND_COLUMNS),
-            "repeated": (bands.filter(in_repeated), BAND_COLUMNS),
-            "subjects": (partials.subjects, SUBJECT_COLUMNS),
+            "single": (single, BAND_COLUMNS),
+            "repeated": (repeated.bands, BAND_COLUMNS),
+            "subjects": (repeated.subjects, SUBJECT_COLUMNS),
         },
         memory_limit,
         ("from rows", params),
@@ -415,15 +409,6 @@ def features_from_rows(
 def _rows_expression(t: dict[str, ir.Table], params: FeatureParams) -> ir.Table:
     bands = t["single"].union(merge_bands(t["repeated"]), distinct=False)
     return features_from_partials(bands, merge_subjects(t["subjects"]), params)
-
-
-def _repeated_blocks(bands: pa.Table) -> pa.Array:
-    """The blocks in which some key has more than one row."""
-    counts = bands.group_by(["patron_key", "block"]).aggregate([([], "count_all")])
-    many = counts.filter(pc.greater(counts.column("count_all"), 1))
-    if many.num_rows == 0:
-        return pa.array([], pa.int64())
-    return pc.unique(many.column("block").combine_chunks())
 
 
 def prepare_rows_query(params: FeatureParams) -> None:

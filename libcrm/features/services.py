@@ -315,16 +315,8 @@ def _merged(
     new_state = _partials_state(m, params)
     if not keys and not gone:
         touched = batch.patron_keys()
-        base, deltas = found.base.only(touched), found.deltas.only(touched)
-        # The base has one row per key and block: rows can repeat only in the blocks that
-        # the deltas and the batch add to.
-        blocks = pc.unique(
-            pa.concat_arrays(
-                [t.column("block").combine_chunks() for t in (deltas.bands, batch.bands)]
-            )
-        )
-        gathered = base.plus(deltas).plus(batch)
-        rows = engine.features_from_rows(store, gathered, params, _memory(), blocks=blocks)
+        single, repeated = found.gather(batch)
+        rows = engine.features_from_rows(store, single, repeated, params, _memory())
         base_rows = found.base.bands.num_rows
         if found.deltas.bands.num_rows + batch.bands.num_rows <= storage.PARTIALS_FOLD * max(
             base_rows, storage.FOLD_MINIMUM

@@ -61,8 +61,8 @@ def test_an_incremental_refresh_writes_an_overlay_and_a_delta(installed: Path) -
     # The bases were not rewritten: the rows went to the overlay, the batches to deltas.
     assert (_inode(folder, TABLE), _inode(folder, BANDS)) == (base_table, base_bands)
     assert _overlays(folder) == [
-        "profiles-overlay-000001.parquet",
-        "profiles-overlay-000002.parquet",
+        "profiles-overlay-000001.arrow",
+        "profiles-overlay-000002.arrow",
     ]
     assert _deltas(folder) == [
         f"partials-delta-00000{n}-{part}.arrow" for n in (1, 2) for part in ("bands", "subjects")
@@ -131,7 +131,7 @@ def test_overlays_apply_in_order_and_a_gap_ends_them(installed: Path) -> None:
         services.refresh_appended_features()
     assert len(_overlays(folder)) == 3
     latest = selectors.feature_table()
-    second = folder / "profiles-overlay-000002.parquet"
+    second = folder / "profiles-overlay-000002.arrow"
     second.rename(folder / "kept-aside")  # as if the second overlay was lost
     only_first = storage.FeatureFile(folder).read()[0]  # the third, after a gap, is not applied
     assert not only_first.equals(latest)
