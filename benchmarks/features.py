@@ -8,19 +8,21 @@ in one run, each beside its baseline:
   over every file, and the atomic write of the table) against a plain DuckDB
   ``COUNT(*) GROUP BY patron_key`` over the same files and a hand-written DuckDB SQL of the
   core features (window counts by group, first and last seen) in one pass;
-* the incremental refresh after a 100,000-event batch (``refresh_appended_features``: only the
-  batch's rows read and aggregated, merged into the per-patron partials the full refresh kept,
-  the touched patrons' features recomputed from their partials, spliced into the table) against
-  the full refresh in the same run, and the table and partials it leaves against those of a full
-  refresh after the batch.
+* the incremental refresh after each of several 100,000-event batches
+  (``refresh_appended_features``: only the batch's rows read and aggregated, combined with the
+  touched patrons' stored partials in one query, their rows written as an overlay of the table
+  and the batch's partials as a delta; the refresh that finds the overlays grown past their
+  limit folds them) against the full refresh in the same run, and the table and partials it
+  leaves against those of a full refresh after the batches.
 
-    .venv/bin/python -m benchmarks.features --events 10000000 --patrons 100000
+    .venv/bin/python -m benchmarks.features --events 10000000 --patrons 100000 --batches 6
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from datetime import date
@@ -168,10 +170,9 @@ def main() -> None:
             + (" (the table folded into a new base)" if not overlays else "")
             + (" (the partials folded into a new base)" if not deltas else "")
         )
-    ordered = sorted(spent)
     print(
-        f"    incremental: first {spent[0]:.2f} s, median {ordered[len(ordered) // 2]:.2f} s, "
-        f"max {ordered[-1]:.2f} s, mean {sum(spent) / len(spent):.2f} s "
+        f"    incremental: first {spent[0]:.2f} s, median {statistics.median(spent):.2f} s, "
+        f"max {max(spent):.2f} s, mean {statistics.mean(spent):.2f} s "
         f"(full refresh {full_s:.2f} s)"
     )
     incremental_table = feature_table()
