@@ -494,6 +494,13 @@ def histogram(value: str) -> dict[str, int]:  # type: ignore[empty-body]
     """value → how many rows have it, NULLs left out (DuckDB)."""
 
 
+def count_sum(value: ir.NumericValue) -> ir.IntegerScalar:
+    """The sum of an integer count, as a 64-bit integer. Summed through DOUBLE (exact below
+    2**53): DuckDB sums BIGINT into a 128-bit HUGEINT, twice as slow to aggregate and handed
+    over as a decimal, and Ibis drops a cast back to int64 as a no-op."""
+    return value.cast("float64").sum().cast("int64")
+
+
 def _as_date(days: ir.IntegerValue) -> ir.DateValue:
     return ibis.date(EPOCH) + days.as_interval("D")
 
@@ -643,7 +650,9 @@ def merge_bands(bands: ir.Table) -> ir.Table:
             return bands[column].max()
         if column.startswith("d_"):
             return bit_or(bands[column])
-        return bands[column].sum()
+        if BAND_COLUMNS[column] == "float64":
+            return bands[column].sum()
+        return count_sum(bands[column])
 
     merged = bands.group_by(["patron_key", "block"]).aggregate(
         **{c: combine(c) for c in BAND_COLUMNS if c not in ("patron_key", "block")}
@@ -654,7 +663,7 @@ def merge_bands(bands: ir.Table) -> ir.Table:
 def merge_subjects(subjects: ir.Table) -> ir.Table:
     """Rows of :data:`SUBJECT_COLUMNS` combined into one per patron and class."""
     return subjects.group_by(["patron_key", "top_class"]).aggregate(
-        uses=subjects.uses.sum().cast("int64")
+        uses=count_sum(subjects.uses)
     )
 
 
@@ -674,10 +683,10 @@ def features_from_partials(bands: ir.Table, by_class: ir.Table, params: FeatureP
         return bands.block <= _last_block(n)
 
     def total(column: str, n: int) -> ir.IntegerScalar:
-        return ibis.ifelse(within(n), bands[column], 0).sum().cast("int64")
+        return count_sum(ibis.ifelse(within(n), bands[column], 0))
 
     def active_days(column: str, n: int) -> ir.IntegerScalar:
-        return ibis.ifelse(within(n), bit_count(bands[column]), 0).sum().cast("int64")
+        return count_sum(ibis.ifelse(within(n), bit_count(bands[column]), 0))
 
     per_patron: dict[str, ir.Value] = {}
     for g in (ALL_GROUP, *GROUPS):
@@ -724,7 +733,7 @@ def features_from_partials(bands: ir.Table, by_class: ir.Table, params: FeatureP
     )
     ranks = range(TOP_SUBJECTS)
     tops = by_class.group_by("patron_key").aggregate(
-        _subject_events=by_class.uses.sum().cast("int64"),
+        _subject_events=count_sum(by_class.uses),
         _subject_classes=by_class.top_class.count(),
         **{f"_top{r}": by_class.top_class.max(where=by_class["rank"] == r) for r in ranks},
         **{f"_uses{r}": by_class.uses.max(where=by_class["rank"] == r) for r in ranks},
