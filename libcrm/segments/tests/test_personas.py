@@ -3,6 +3,7 @@ shown), and the group persona and sizes over time of a segment, small groups hid
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,8 @@ def test_the_segment_page_shows_the_group_persona_and_sizes_over_time(
     assert 'id="sizes"' in html and "2026-06-01" in html and 'class="bar pw-100"' in html
     assert "style=" not in html
     assert "members: too few to describe" in small and "Loans in the last year" not in small
-    assert "4</td>" not in small  # the size of four is never shown
+    # The size of four is never shown (cells, not times: "12:44</td>" is a time).
+    assert re.search(r'class="num">4</td>', small) is None and "fewer than 5" in small
     section = board[board.index('id="segment-sizes"') :]
     assert "Students" in section and "2026-06-30: <strong>8\n</strong>" in section
     assert "Faculty" in section and "&lt;5" in section
