@@ -80,10 +80,11 @@ def identifiers_of(patron: Patron) -> list[Identifier]:
 
 def evidence_of(candidate: MatchCandidate) -> list[Evidence]:
     """The linker's evidence in the reader's language, strongest contribution first."""
-    from libcrm.linkage.engine.model import COMPARISONS
+    from libcrm.linkage.engine.model import COMPARISONS, EXTRA_EVIDENCE
 
     chinese = (get_language() or "").startswith("zh")
     names = {c.name: (c.label_zh if chinese else c.label_en) for c in COMPARISONS}
+    names.update({key: (zh if chinese else en) for key, (en, zh) in EXTRA_EVIDENCE.items()})
     rows = []
     for entry in candidate.evidence or []:
         label = entry.get("label") or names.get(

@@ -32,6 +32,17 @@ class Level:
     # Never trained: m stays the documented starting value (EM cannot learn a level whose
     # non-matches look like matches on everything else, e.g. a parent and a child of one name).
     fixed_m: bool = False
+    # Levels of one comparison that share a pool share u (each gets the pool's total share of
+    # random pairs): a level split on something strangers' values do not depend on (whether
+    # both records hold an ID) keeps the u of the unsplit level, so the split moves m only.
+    u_pool: str | None = None
+    # Counted exactly over every pair of the run rather than sampled (see run.exact_name_u):
+    # one of "rare_han", "han", "rare_py", "py".
+    exact_u: str | None = None
+    # Levels of one comparison that share a condition another comparison already weighs
+    # ("one is a resident's registration"): their m and u are each scaled to sum to one
+    # within the group, so that their weights say what the level adds *given* the condition.
+    given: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class ComparisonSpec:
 #: m of "each holds its own campus/national ID": how rarely one person has two (see below).
 PERSON_ID_CONFLICT_M = 1e-6
 
+_RESIDENT = cll.CustomLevel("(category_l = 'resident' OR category_r = 'resident')")
 _RARE = cll.CustomLevel(f"name_count_l <= {RARE_NAME_COUNT} AND name_count_r <= {RARE_NAME_COUNT}")
 
 COMPARISONS: tuple[ComparisonSpec, ...] = (
@@ -75,24 +87,46 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 "Same rare name in 汉字 (no other record holds it)",
                 "汉字姓名相同(少见姓名)",
                 m=0.25,
+                exact_u="rare_han",
             ),
             Level(
                 cll.ExactMatchLevel("name_han").configure(tf_adjustment_column="name_han"),
                 "Same name in 汉字",
                 "汉字姓名相同",
                 m=0.2,
+                exact_u="han",
             ),
             Level(
                 cll.And(cll.ExactMatchLevel("name_py"), _RARE),
                 "Same rare name in pinyin (汉字 differ or one is in pinyin)",
                 "拼音相同(少见姓名;汉字不同或一方为拼音)",
                 m=0.25,
+                exact_u="rare_py",
             ),
             Level(
                 cll.ExactMatchLevel("name_py").configure(tf_adjustment_column="name_py"),
                 "Same name in pinyin (汉字 differ or one is in pinyin)",
                 "拼音相同(汉字不同或一方为拼音)",
                 m=0.2,
+                exact_u="py",
+            ),
+            Level(
+                cll.ArrayIntersectLevel("name_keys", 1),
+                "Same name with the surname read the other way (覃 Qin / Tan, 曾 Zeng / Ceng)",
+                "姓氏另一读音拼写相同(覃 Qin / Tan、曾 Zeng / Ceng)",
+                m=0.02,
+            ),
+            # A Latin spelling that differs only in spacing or in the order of its letters (two
+            # swapped): not between two names in 汉字, where it would be another name read alike
+            # (胡兰 hu lan, 卢汉 lu han).
+            Level(
+                cll.And(
+                    cll.ExactMatchLevel("name_letters"),
+                    cll.CustomLevel("name_han_l IS NULL OR name_han_r IS NULL"),
+                ),
+                "Same letters, spaced or ordered differently (Ou Yang / Ouyang, Ptael / Patel)",
+                "字母相同、分写或顺序不同(Ou Yang / Ouyang、Ptael / Patel)",
+                m=0.05,
             ),
             Level(
                 cll.And(
@@ -101,7 +135,7 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
                 ),
                 "Latin spelling within two letters",
                 "拉丁字母拼写相差不超过两个字母",
-                m=0.1,
+                m=0.01,
             ),
             Level(cll.ElseLevel(), "Different names", "姓名不同", m=0.1),
         ),
@@ -113,11 +147,26 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         (
             Level(cll.NullLevel("birth_year"), "Birth year missing", "出生年份缺失", null=True),
             Level(cll.ExactMatchLevel("birth_year"), "Same birth year", "出生年份相同", m=0.7),
+            # A campus ID record's birth year comes from the campus system and a national ID
+            # record's from the 身份证 itself (实名制): two such records one year apart are two
+            # people unless one of those systems erred — held like a mistyped year (below).
+            Level(
+                cll.And(
+                    cll.AbsoluteDifferenceLevel("birth_year", 1),
+                    cll.CustomLevel("unique_kinds_l IS NOT NULL AND unique_kinds_r IS NOT NULL"),
+                ),
+                "Birth years one apart, both from an ID (campus system or 身份证)",
+                "出生年份相差一年(双方均来自学工号或身份证)",
+                m=0.002,
+                fixed_m=True,
+                u_pool="one_apart",
+            ),
             Level(
                 cll.AbsoluteDifferenceLevel("birth_year", 1),
                 "Birth years one apart",
                 "出生年份相差一年",
                 m=0.25,
+                u_pool="one_apart",
             ),
             Level(
                 cll.AbsoluteDifferenceLevel("birth_year", 5),
@@ -216,6 +265,28 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
         "常用馆舍",
         (
             Level(cll.NullLevel("home_branch"), "Home branch missing", "常用馆舍缺失", null=True),
+            # Beside a resident's registration the branch says something else than between two
+            # campus records (a community card is issued at the community service point, where
+            # the holder lives, whatever branch their campus record names): its own levels,
+            # weighed *given* that one record is a resident's — the category comparison
+            # already counts that fact, and counting it again here weighed it twice.
+            Level(
+                cll.And(
+                    _RESIDENT,
+                    cll.ExactMatchLevel("home_branch"),
+                ),
+                "Same home branch, one a resident's registration",
+                "常用馆舍相同(一方为社区居民登记)",
+                m=0.2,
+                given="resident",
+            ),
+            Level(
+                _RESIDENT,
+                "Different home branches, one a resident's registration",
+                "常用馆舍不同(一方为社区居民登记)",
+                m=0.8,
+                given="resident",
+            ),
             Level(cll.ExactMatchLevel("home_branch"), "Same home branch", "常用馆舍相同", m=0.7),
             Level(cll.ElseLevel(), "Different home branches", "常用馆舍不同", m=0.3),
         ),
@@ -297,15 +368,25 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
 )
 COMPARISON_BY_NAME = {c.name: c for c in COMPARISONS}
 
+# The evidence entry a pair gets when the other pairs among the same records move its odds
+# (run.together): its key, its labels as a comparison and as a level.
+TOGETHER = "together"
+TOGETHER_LABEL_EN = "The other pairs among these records, taken together"
+TOGETHER_LABEL_ZH = "综合这些记录之间的其他配对"
+EXTRA_EVIDENCE = {TOGETHER: ("Other pairs of these records", "这些记录的其他配对")}
+
 # Pairs are only scored when they agree on one of these (a union: a pair found by several is
 # scored once). Together they keep every kind of variation the registry sees within reach —
-# 汉字 typos and pinyin spellings share ``name_py``; a name spelled differently still shares the
-# birth year and family name, a phone tail or a mailbox name — while bounding the pair count.
+# 汉字 typos and pinyin spellings share ``name_py`` and so its letters, which also match a Latin
+# name spaced otherwise or with two letters swapped; a surname read the other way shares a name
+# key; a name spelled differently still shares the birth year and family name, a phone tail or
+# a mailbox name — while bounding the pair count.
 BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
-    ("name_py",),
+    ("name_letters",),
     ("birth_year", "family_py"),
 )
-ARRAY_BLOCKING_RULES: tuple[str, ...] = ("phones", "emails", "email_locals")
+# Any shared value of these lists (``name_keys`` holds ``name_py``: the same spelling blocks).
+ARRAY_BLOCKING_RULES: tuple[str, ...] = ("name_keys", "phones", "emails", "email_locals")
 
 # EM passes (m by expectation maximisation over blocked pairs, no labels), each estimating only
 # the comparisons it names, the others held at their values so far:

@@ -11,6 +11,12 @@ category and the catalogue items the patron used. This module derives the compar
   ``wei zhang``; ``family_py`` — the family name's spelling (for blocking); ``name_count`` —
   how many records of this run share the spelling (a name only two records hold is far
   stronger evidence than 王伟, which dozens hold);
+* ``name_letters`` — the letters of ``name_py`` in alphabetical order: the same for spellings
+  that differ only in spacing ("Ou Yang Jing Xuan", "Ouyang Jingxuan", 欧阳静轩) or in two
+  swapped letters ("Arjun Ptael"), which ``name_py`` and the family name tell apart (for
+  blocking, and a comparison level of its own);
+* ``name_keys`` — ``name_py`` and, for a surname read two ways (覃 Qin or Tan, 曾 Zeng or
+  Ceng), the spelling with the other reading (for blocking, and a level of its own);
 * ``phones`` / ``phone_tails`` (last 4 digits) / ``phone_heads`` (first 7 digits of a mainland
   mobile: the operator and area block), ``emails`` / ``email_locals`` (mailbox names, leaving
   out those that are nothing but the holder's name: namesakes choose them too) /
@@ -28,6 +34,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 import pyarrow as pa
 from pypinyin import Style, lazy_pinyin
@@ -59,6 +66,8 @@ PREPARED_SCHEMA = pa.schema(
         pa.field("name_han", pa.string()),
         pa.field("name_py", pa.string()),
         pa.field("family_py", pa.string()),
+        pa.field("name_letters", pa.string()),
+        pa.field("name_keys", pa.list_(pa.string())),
         pa.field("name_count", pa.int32()),
         pa.field("birth_year", pa.int32()),
         pa.field("gender", pa.string()),
@@ -92,6 +101,71 @@ SURNAME_READINGS = {
     "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "区": "ou", "查": "zha", "朴": "piao",
     "尉迟": "yuchi", "万俟": "moqi", "乐": "yue", "覃": "qin", "缪": "miao", "盖": "ge",
 }  # fmt: skip
+
+
+# Compound surnames as spelt in pinyin, for a name typed one syllable a word ("Ou Yang Jing Xuan").
+COMPOUND_SURNAME_SPELLINGS = frozenset(
+    {"ouyang", "sima", "shangguan", "zhuge", "situ", "dongfang", "huangfu", "murong", "yuchi",
+     "moqi"}
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable (ü written u), from pypinyin's dictionary; read once."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    found = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            plain = _ascii_fold(reading)
+            if plain and any(vowel in plain for vowel in "aeiou"):
+                found.add(plain)
+    return frozenset(found)
+
+
+def _joined_syllables(words: list[str], capitals: list[str]) -> list[str] | None:
+    """A Chinese name typed one pinyin syllable a word ("Ou Yang Jing Xuan", "ZHANG Jing
+    Xuan") as the family name and the given name ["ouyang", "jingxuan"], the way it is
+    otherwise written; None when the words are not all pinyin syllables or are only two."""
+    if len(words) < 3 or not all(w in pinyin_syllables() for w in words):
+        return None
+    if capitals and len(capitals) < len(words):
+        family = "".join(capitals)
+        given = "".join(w for w in words if w not in capitals)
+    elif "".join(words[:2]) in COMPOUND_SURNAME_SPELLINGS:
+        family, given = "".join(words[:2]), "".join(words[2:])
+    else:
+        family, given = words[0], "".join(words[1:])
+    return [family, given]
+
+
+# Surnames people also spell with another reading: the character's everyday reading (曾 ceng,
+# 单 dan) or a second surname reading (覃 is Qin in some families, Tan in others).
+SURNAME_OTHER_READINGS = {
+    "覃": "tan", "曾": "ceng", "单": "dan", "解": "jie", "仇": "chou", "区": "qu", "查": "cha",
+    "朴": "pu", "乐": "le", "缪": "mou", "盖": "gai", "尉迟": "weichi",
+}  # fmt: skip
+
+
+def other_spelling(name: str | None) -> str | None:
+    """``name_py`` of a 汉字 name with its surname read the other way (覃晶 → "jing tan"
+    beside "jing qin"), None when the surname has no other reading or the name is in Latin
+    letters."""
+    return _other_spelling(*split_name(name))
+
+
+def _other_spelling(han: str | None, py: str | None, family: str | None) -> str | None:
+    if not han or not py or not family:
+        return None
+    surname = han[: 2 if han[:2] in SURNAME_OTHER_READINGS else 1]
+    other = SURNAME_OTHER_READINGS.get(surname)
+    if other is None:
+        return None
+    words = py.split()
+    if family in words:
+        words.remove(family)
+    return " ".join(sorted([*words, other]))
 
 
 def _ascii_fold(text: str) -> str:
@@ -131,6 +205,9 @@ def split_name(name: str | None) -> tuple[str | None, str | None, str | None]:
         return None, None, None
     raw = [p for p in _WORD_SEPARATORS.split(text) if p]
     capitals = [_ascii_fold(p) for p in raw if len(p) > 1 and p.isupper() and not p.islower()]
+    joined = _joined_syllables(words, capitals)
+    if joined is not None:
+        return None, " ".join(sorted(joined)), joined[0]
     if len(capitals) == 1:
         family = "".join(ch for ch in capitals[0] if ch.isalnum())
     else:
@@ -215,12 +292,17 @@ def prepare_records(raw: pa.Table) -> pa.Table:
     items = raw.column("items").to_pylist()
     unique_kinds = raw.column("unique_kinds").to_pylist()
     cache: dict[str | None, tuple[str | None, str | None, str | None]] = {}
+    others: dict[str | None, str | None] = {}
     for i, record_id in enumerate(ids):
         name = names[i]
         split = cache.get(name)
         if split is None:
             split = cache[name] = split_name(name)
         han, py, family = split
+        if name not in others:
+            others[name] = _other_spelling(han, py, family)
+        keys = [py, others[name]] if others[name] else [py]
+        columns["name_keys"].append([k for k in keys if k] or None)
         full, tails, heads = _phone_parts(phones[i] or ())
         addresses, locals_, domains = _email_parts(emails[i] or (), py)
         columns["unique_id"].append(record_id)
@@ -240,6 +322,9 @@ def prepare_records(raw: pa.Table) -> pa.Table:
     columns["items"] = [
         _or_none([item for item in row if users[item] <= common][:MAX_ITEMS])
         for row in columns["items"]
+    ]
+    columns["name_letters"] = [
+        "".join(sorted(py.replace(" ", ""))) if py else None for py in columns["name_py"]
     ]
     spellings = Counter(columns["name_py"])
     columns["name_count"] = [spellings[py] if py else None for py in columns["name_py"]]

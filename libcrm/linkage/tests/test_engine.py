@@ -9,6 +9,7 @@ e-mail address links.
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 
 import pyarrow as pa
@@ -21,8 +22,13 @@ from libcrm.linkage.engine import (
     TooManyPairs,
     link_records,
 )
-from libcrm.linkage.engine.model import COMPARISONS
-from libcrm.linkage.engine.prepare import prepare_records, split_name
+from libcrm.linkage.engine.model import COMPARISONS, TOGETHER
+from libcrm.linkage.engine.prepare import other_spelling, prepare_records, split_name
+from libcrm.linkage.engine.run import (
+    exact_name_u,
+    name_term_frequencies,
+    together,
+)
 from libcrm.linkage.quality import world_raw_records
 from libcrm.world.world import WorldConfig, build_people
 
@@ -70,7 +76,22 @@ HAND_MADE = [
         home_branch="community",
         unique_kinds=["national_id"],
     ),
-]
+    # a Latin name with two letters swapped on the second record (no spelling nor family name
+    # in common: found only by the letters of the name)
+    _row(11, "Arjun Patel", 2001, gender="male", category="undergraduate", department="pharm",
+         unique_kinds=["campus_id"]),
+    _row(12, "Arjun Ptael", 2001, gender="male", category="undergraduate", department="pharm"),
+    # 覃 read Tan in the pinyin registration, Qin being the reading the engine spells first
+    _row(13, "覃语桐", 1999, category="staff", department="law", unique_kinds=["campus_id"]),
+    _row(14, "Tan Yutong", 1999, category="staff", department="law"),
+    # a WeChat registration (no ID, birth year left out) beside two residents of its name, who
+    # each hold a 身份证: it is one of them at most
+    _row(15, "东方若溪", None, category="resident", department=None, home_branch=None),
+    _row(16, "东方若溪", 1980, category="resident", department=None, home_branch="main",
+         unique_kinds=["national_id"]),
+    _row(17, "东方若溪", 1981, category="resident", department=None, home_branch="main",
+         unique_kinds=["national_id"]),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +153,8 @@ def test_pairs_and_evidence_shape(result, records: pa.Table) -> None:
     names = [c.name for c in COMPARISONS]
     for row in rows:
         evidence = json.loads(row["evidence"])
-        assert [e["comparison"] for e in evidence] == names
+        # one entry per comparison, then the other pairs' shift when they made one
+        assert [e["comparison"] for e in evidence] in (names, [*names, TOGETHER])
         assert all(e["label_en"] and e["label_zh"] for e in evidence)
         # the evidence adds up to the pair's match weight (less the prior's)
         total = sum(e["weight"] for e in evidence) + result.model["prior_match_weight"]
@@ -188,6 +210,11 @@ def test_a_community_card_links_to_the_campus_record(result) -> None:
     evidence = {e["comparison"]: e for e in json.loads(pair["evidence"])}
     assert evidence["category"]["label_en"] == "One is a resident's registration"
     assert evidence["person_ids"]["weight"] >= 0
+    # the branch is weighed given that one is a resident's card, not as "branches differ"
+    assert evidence["home_branch"]["label_en"] == (
+        "Different home branches, one a resident's registration"
+    )
+    assert abs(evidence["home_branch"]["weight"]) < 2
 
 
 def test_anchor_pairs_are_rare_han_names_without_two_person_ids(records: pa.Table) -> None:
@@ -200,3 +227,176 @@ def test_anchor_pairs_are_rare_han_names_without_two_person_ids(records: pa.Tabl
     assert (BASE + 9, BASE + 10) in anchors
     assert (BASE + 7, BASE + 8) not in anchors  # two campus IDs
     assert (BASE + 3, BASE + 4) not in anchors  # birth years twenty apart
+
+
+def test_split_spellings_agree() -> None:
+    """A Chinese name typed one syllable a word is the name written the usual ways."""
+    usual = split_name("欧阳静轩")[1:]
+    assert usual == ("jingxuan ouyang", "ouyang")
+    for spelling in (
+        "Ou Yang Jing Xuan",
+        "Ouyang Jingxuan",
+        "OU YANG Jing Xuan",
+        "ou-yang jing-xuan",
+    ):
+        assert split_name(spelling)[1:] == usual, spelling
+    assert split_name("Zhang Jing Xuan")[1] == split_name("张静轩")[1] == "jingxuan zhang"
+    # words that are not all pinyin syllables stay as written
+    assert split_name("Maria Luisa Fernandes")[1] == "fernandes luisa maria"
+
+
+def test_letters_of_a_name_ignore_spacing_and_order() -> None:
+    prepared = prepare_records(
+        pa.Table.from_pylist(
+            [
+                _row(1, "Arjun Patel", 2001),
+                _row(2, "Arjun Ptael", 2001),
+                _row(3, "Jingxuan Ouyang", 2001),
+                _row(4, "Ou Yang Jing Xuan", 2001),
+                _row(5, "Arjun Patil", 2001),
+            ],
+            schema=RAW_SCHEMA,
+        )
+    ).to_pylist()
+    letters = [row["name_letters"] for row in prepared]
+    assert letters[0] == letters[1] != letters[4] and letters[2] == letters[3]
+
+
+def test_surname_read_the_other_way() -> None:
+    assert other_spelling("覃语桐") == split_name("Tan Yutong")[1] == "tan yutong"
+    assert split_name("覃语桐")[1] == "qin yutong"
+    assert other_spelling("曾明") == "ceng ming"
+    assert other_spelling("张伟") is None and other_spelling("Tan Yutong") is None
+    keys = (
+        prepare_records(
+            pa.Table.from_pylist(
+                [_row(1, "覃语桐", 1999), _row(2, "李娜", 1999)], schema=RAW_SCHEMA
+            )
+        )
+        .column("name_keys")
+        .to_pylist()
+    )
+    assert keys == [["qin yutong", "tan yutong"], ["li na"]]
+
+
+def test_transposed_latin_letters_link(result) -> None:
+    pair = _pair(result, 11, 12)
+    assert pair is not None and pair["match_probability"] >= 0.5
+    name = next(e for e in json.loads(pair["evidence"]) if e["comparison"] == "name")
+    assert name["label_en"].startswith("Same letters") and name["weight"] > 0
+
+
+def test_other_surname_reading_links(result) -> None:
+    pair = _pair(result, 13, 14)
+    assert pair is not None and pair["match_probability"] >= 0.5
+    name = next(e for e in json.loads(pair["evidence"]) if e["comparison"] == "name")
+    assert "surname read the other way" in name["label_en"] and name["weight"] > 0
+
+
+def test_a_record_is_one_person_with_one_of_two_id_holders(result) -> None:
+    first, second = _pair(result, 15, 16), _pair(result, 15, 17)
+    found = [p for p in (first, second) if p is not None]
+    # scored one by one each would be as likely as the pair alone; together they share one chance
+    assert sum(p["match_probability"] for p in found) < 1
+    for pair in found:
+        evidence = {e["comparison"]: e for e in json.loads(pair["evidence"])}
+        assert evidence[TOGETHER]["weight"] < 0 and not evidence[TOGETHER]["agrees"]
+    assert _pair(result, 16, 17) is None  # two 身份证: two people
+
+
+def test_model_levels_learnt_from_anchor_pairs_and_split(result) -> None:
+    levels = {
+        (c["comparison"], lv["label_en"]): lv
+        for c in result.model["comparisons"]
+        for lv in c["levels"]
+    }
+    # a level no anchor pair shows has m at the floor, not its starting value
+    assert levels[("department", "Different departments")]["m"] < 0.05
+    assert levels[("gender", "Different genders")]["m"] < 0.05
+    # birth years one apart on two ID-backed records weigh against; the split keeps one u
+    both = levels[
+        ("birth_year", "Birth years one apart, both from an ID (campus system or 身份证)")
+    ]
+    plain = levels[("birth_year", "Birth years one apart")]
+    assert both["match_weight"] < 0 < plain["match_weight"]
+    assert both["u"] == pytest.approx(plain["u"], rel=0.05)
+    # the two resident levels of the branch are weighed given the resident: m and u sum to 1
+    resident = [
+        lv
+        for (c, label), lv in levels.items()
+        if c == "home_branch" and "resident" in label and not lv["null"]
+    ]
+    assert len(resident) == 2
+    assert sum(lv["m"] for lv in resident) == pytest.approx(1)
+    assert sum(lv["u"] for lv in resident) == pytest.approx(1)
+
+
+def _prepared(names: list[str | None]) -> pa.Table:
+    return prepare_records(
+        pa.Table.from_pylist([_row(i, n, 1990) for i, n in enumerate(names)], schema=RAW_SCHEMA)
+    )
+
+
+def test_name_levels_u_counted_exactly() -> None:
+    prepared = _prepared(["张伟", "张伟", "张伟", "张炜", "李娜", "李娜", "Li Na", None])
+    # 7 named records: 21 pairs. "wei zhang" is held by 4 (common), "li na" by 3 (rare).
+    assert exact_name_u(prepared) == pytest.approx(
+        {"rare_han": 1 / 21, "han": 3 / 21, "rare_py": 2 / 21, "py": 3 / 21}
+    )
+
+
+def _lookup(table: pa.Table) -> dict[str, float]:
+    return dict(zip(*(table.column(i).to_pylist() for i in range(2)), strict=True))
+
+
+def test_name_term_frequencies_count_other_people_within_common_names() -> None:
+    prepared = _prepared(["张伟"] * 5 + ["李娜"] * 2 + ["Wang Fang"] * 3)
+    tables = name_term_frequencies(prepared, prior=0.0)
+    py = _lookup(tables["name_py"])
+    share = 5 / 10  # records holding a common name (more than three hold "wei zhang")
+    assert py["wei zhang"] == pytest.approx(share * 4 / 10)  # the four others of five
+    assert py["li na"] == pytest.approx(share * 1 / 10)
+    han = _lookup(tables["name_han"])
+    assert set(han) == {"张伟", "李娜"}
+    # the prior's expected further records of one's own person are not "others" either
+    fewer = name_term_frequencies(prepared, prior=1 / 9)["name_py"].column("tf_name_py")
+    assert fewer.to_pylist()[0] < py[tables["name_py"].column("name_py").to_pylist()[0]]
+
+
+def _frame(rows: list[tuple[int, int, float]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r", "match_weight"])
+
+
+def _kinds(kinds: dict[int, list[str]]) -> pa.Table:
+    ids = sorted(kinds)
+    return pa.table(
+        {
+            "unique_id": pa.array(ids, pa.int64()),
+            "unique_kinds": pa.array([kinds[i] or None for i in ids], pa.list_(pa.string())),
+        }
+    )
+
+
+def test_together_exclusive_id_holders_share_one_chance() -> None:
+    # X resembles A and B (odds 8 each); A and B each hold a campus ID: X is one of them at most
+    shifts = together(
+        _frame([(1, 2, 3.0), (1, 3, 3.0)]), _kinds({1: [], 2: ["campus_id"], 3: ["campus_id"]})
+    )
+    # P(X is A) = 8 / (1 + 8 + 8): odds 8 / 9, i.e. 3 bits less log2(9)
+    assert shifts == pytest.approx([-math.log2(9)] * 2)
+
+
+def test_together_one_persons_records_are_all_one() -> None:
+    # A is surely B and surely C (odds 1024 each); B–C alone looks unlikely (odds 1/4)
+    shifts = together(
+        _frame([(1, 2, 10.0), (1, 3, 10.0), (2, 3, -2.0)]), _kinds({1: [], 2: [], 3: []})
+    )
+    weight = -2.0 + shifts[2]
+    assert 1 / (1 + 2**-weight) > 0.99
+    # A–B and A–C stay sure; the B–C pair's own doubt costs them a little (all three or
+    # A with one of them only)
+    assert all(10.0 + shift > 7 for shift in shifts[:2])
+    # a pair alone is as scored
+    assert together(_frame([(1, 2, 1.5)]), _kinds({1: [], 2: []})) == [0.0]
