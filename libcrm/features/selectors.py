@@ -26,6 +26,11 @@ def feature_relation(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
     return con.from_arrow(feature_table())
 
 
+def feature_table_version() -> tuple[Any, ...] | None:
+    """A value that changes whenever the stored table does (None before the first refresh)."""
+    return feature_file().version()
+
+
 def feature_provenance() -> Provenance | None:
     """What the stored table was computed from (None before the first refresh)."""
     return feature_file().read_provenance()

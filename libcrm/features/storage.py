@@ -349,6 +349,16 @@ class FeatureFile:
         assert found.combined is not None
         return found.combined, found.provenance
 
+    def version(self) -> tuple[Any, ...] | None:
+        """Changes whenever the table does (a new base or overlay); None before the first
+        refresh. A stat and a directory listing: cheap enough to ask before every read of
+        something derived from the table."""
+        try:
+            base_stamp = _stamp(self.path)
+        except FileNotFoundError:
+            return None
+        return (str(self.folder), base_stamp, self._listing())
+
     def read_provenance(self) -> Provenance | None:
         """What the stored table reflects, without parsing the table itself."""
         found = self._parsed(whole=False)

@@ -73,7 +73,9 @@ def merge_patrons(
             moves["consents"] = _merge_consents(actor, survivor, merged)
             moves["merged_status"] = merged.status
             moves["household"] = _merge_household(survivor, merged)
-            Patron.objects.filter(pk=merged.pk).update(status=PatronStatus.MERGED)
+            Patron.objects.filter(pk=merged.pk).update(
+                status=PatronStatus.MERGED, updated_at=timezone.now()
+            )
             merge = Merge.objects.create(
                 survivor=survivor,
                 merged=merged,
@@ -127,7 +129,8 @@ def unmerge_patrons(actor: Actor, merge: Merge, *, reason: str) -> Merge:
             _unmerge_consents(merge.moves.get("consents") or {})
             _unmerge_household(survivor, merged, merge.moves.get("household") or {})
             Patron.objects.filter(pk=merged.pk).update(
-                status=merge.moves.get("merged_status") or PatronStatus.ACTIVE
+                status=merge.moves.get("merged_status") or PatronStatus.ACTIVE,
+                updated_at=timezone.now(),
             )
             merge.undone_at = timezone.now()
             merge.undone_by_label = actor.label[:150]
@@ -339,19 +342,27 @@ def _merge_household(survivor: Patron, merged: Patron) -> dict[str, Any]:
     }
     if merged.household_id is not None and survivor.household_id is None:
         Patron.objects.filter(pk=survivor.pk).update(
-            household_id=merged.household_id, household_role=merged.household_role
+            household_id=merged.household_id,
+            household_role=merged.household_role,
+            updated_at=timezone.now(),
         )
         state["survivor_joined"] = True
-    Patron.objects.filter(pk=merged.pk).update(household=None, household_role="")
+    Patron.objects.filter(pk=merged.pk).update(
+        household=None, household_role="", updated_at=timezone.now()
+    )
     return state
 
 
 def _unmerge_household(survivor: Patron, merged: Patron, state: dict[str, Any]) -> None:
     if state.get("survivor_joined") and survivor.household_id == state.get("household_id"):
-        Patron.objects.filter(pk=survivor.pk).update(household=None, household_role="")
+        Patron.objects.filter(pk=survivor.pk).update(
+            household=None, household_role="", updated_at=timezone.now()
+        )
     if state.get("household_id") is not None:
         Patron.objects.filter(pk=merged.pk).update(
-            household_id=state["household_id"], household_role=state.get("role", "")
+            household_id=state["household_id"],
+            household_role=state.get("role", ""),
+            updated_at=timezone.now(),
         )
 
 

@@ -3,6 +3,7 @@ ANDed in), the profile they run on, snapshot members and why a patron is in a se
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
+from django.db.models import Count, Max, Sum
 from duckdb import CoalesceOperator, ColumnExpression, ConstantExpression
 
 from libcrm.features.definitions import FEATURE_SCHEMA, FEATURES, FeatureType
-from libcrm.features.selectors import feature_provenance, feature_table
+from libcrm.features.selectors import feature_provenance, feature_table, feature_table_version
 from libcrm.features.services import library_today
-from libcrm.patrons.models import Patron, PatronStatus
+from libcrm.patrons.models import Branch, Department, Patron, PatronStatus
 from libcrm.segments.attributes import (
     ATTRIBUTES,
     attribute_columns,
@@ -59,11 +61,46 @@ PROFILE_SCHEMA = pa.schema(
 )
 
 
+_profile_cache: tuple[tuple[Any, ...], pa.Table] | None = None
+_profile_guard = threading.Lock()
+
+
+def registry_fingerprint() -> tuple[Any, ...]:
+    """A value that changes whenever the registry side of the profile may have: how many
+    patrons there are, which, and the last change to any of them (every write to a patron
+    sets ``updated_at``, bulk ones included), and the departments and branches the profile
+    reads (small tables, taken whole). One aggregate query over the patrons."""
+    patrons = Patron.objects.aggregate(n=Count("pk"), ids=Sum("pk"), last=Max("updated_at"))
+    departments = tuple(Department.objects.order_by("pk").values_list("pk", "code", "discipline"))
+    branches = tuple(Branch.objects.order_by("pk").values_list("pk", "code"))
+    return (patrons["n"], patrons["ids"], patrons["last"], departments, branches)
+
+
 def profile_table(patron_key: str | None = None) -> pa.Table:
     """The profile rules run on: one row per active patron of the registry (not merged or
     closed), in key order — the pseudonymous key, the patron's attributes (never a name) and
     the stored features (counts 0 and the rest empty for a patron without activity).
-    ``patron_key`` narrows it to that patron's row (none when they are not active)."""
+    ``patron_key`` narrows it to that patron's row (none when they are not active).
+
+    The whole profile is kept between calls while the feature table, the registry
+    (:func:`registry_fingerprint`) and the as-of date are unchanged: building it joins every
+    active patron with the features (seconds at a hundred thousand patrons), and a live count
+    in the rule builder asks for it on every edit."""
+    if patron_key is not None:
+        return _build_profile(patron_key)
+    global _profile_cache
+    key = (profile_as_of(), feature_table_version(), registry_fingerprint())
+    with _profile_guard:
+        cached = _profile_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    table = _build_profile(None)
+    with _profile_guard:
+        _profile_cache = (key, table)
+    return table
+
+
+def _build_profile(patron_key: str | None) -> pa.Table:
     as_of = profile_as_of()
     patrons = Patron.objects.exclude(status__in=INACTIVE_STATUSES)
     if patron_key is not None:

@@ -196,3 +196,40 @@ def test_engagement_levels_put_every_patron_in_exactly_one() -> None:
         for key in found.column("patron_key").to_pylist():
             seen.setdefault(key, []).append(slug)
     assert sorted(seen) == keys and all(len(v) == 1 for v in seen.values())
+
+
+@pytest.mark.django_db
+def test_the_profile_is_kept_until_registry_or_features_change(
+    actor, register_keys, tmp_path
+) -> None:
+    from libcrm.events.tests.factories import patron_key
+    from libcrm.linkage.services import merge_patrons
+
+    ka, kb, kc = patron_key(1), patron_key(2), patron_key(3)
+    cs = define_department(actor, "cs", "计算机学院", "Computer science", "engineering")
+    first, second, third = (
+        register_keys(ka, department=cs)[0],
+        register_keys(kb)[0],
+        register_keys(kc)[0],
+    )
+    with override_settings(LIBCRM_FEATURES_DIR=tmp_path):
+        feature_file().replace(features({ka: {"loans_events_365d": 3}}), _provenance())
+        kept = profile_table()
+        assert profile_table() is kept  # nothing changed: the same table, not rebuilt
+        second.gender = "female"
+        second.save()
+        changed = profile_table()
+        assert changed is not kept
+        assert {r["patron_key"]: r["gender"] for r in changed.to_pylist()}[kb] == "female"
+        # A merge marks the merged record in one bulk update: it leaves the profile.
+        merge_patrons(actor, survivor=first, merged=third, reason="same person")
+        assert changed.num_rows == 3 and profile_table().num_rows == 2
+        before = profile_table()
+        cs.discipline = "science"
+        cs.save()  # the department's discipline is the patron's when they have none
+        rows = {r["patron_key"]: r for r in profile_table().to_pylist()}
+        assert profile_table() is not before and rows[ka]["discipline"] == "science"
+        before = profile_table()
+        feature_file().replace(features({ka: {"loans_events_365d": 9}}), _provenance())
+        rows = {r["patron_key"]: r for r in profile_table().to_pylist()}
+        assert rows[ka]["loans_events_365d"] == 9 and profile_table() is not before
