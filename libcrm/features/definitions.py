@@ -662,9 +662,7 @@ def merge_bands(bands: ir.Table) -> ir.Table:
 
 def merge_subjects(subjects: ir.Table) -> ir.Table:
     """Rows of :data:`SUBJECT_COLUMNS` combined into one per patron and class."""
-    return subjects.group_by(["patron_key", "top_class"]).aggregate(
-        uses=count_sum(subjects.uses)
-    )
+    return subjects.group_by(["patron_key", "top_class"]).aggregate(uses=count_sum(subjects.uses))
 
 
 def merge_partials(bands: ir.Table, subjects: ir.Table) -> tuple[ir.Table, ir.Table]:

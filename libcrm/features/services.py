@@ -315,7 +315,7 @@ def _merged(
     new_state = _partials_state(m, params)
     if not keys and not gone:
         touched = batch.patron_keys()
-        single, repeated = found.gather(batch)
+        single, repeated = found.gather(batch, touched)
         rows = engine.features_from_rows(store, single, repeated, params, _memory())
         base_rows = found.base.bands.num_rows
         if found.deltas.bands.num_rows + batch.bands.num_rows <= storage.PARTIALS_FOLD * max(

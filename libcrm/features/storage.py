@@ -172,17 +172,13 @@ class StoredPartials:
     deltas: Partials
     state: PartialsState
 
-    @property
-    def rows(self) -> Partials:
-        """Every stored row, base and deltas (not merged: several rows may share a key)."""
-        return self.base.plus(self.deltas) if self.deltas.bands.num_rows else self.base
-
-    def gather(self, batch: Partials) -> tuple[pa.Table, Partials]:
-        """The rows of the patrons ``batch`` touches, from the store and the batch, in two
-        parts: the base's bands that are alone in their key and block (the base has one row
-        per key and block, and neither the deltas nor the batch add to that block), and the
-        rest, which may repeat and must be merged. Each stored row is looked at once."""
-        wanted = pa.array(sorted(batch.patron_keys()), pa.string())
+    def gather(self, batch: Partials, touched: Iterable[str]) -> tuple[pa.Table, Partials]:
+        """The rows of the patrons ``batch`` touches (``touched``, its keys), from the store
+        and the batch, in two parts: the base's bands that are alone in their key and block
+        (the base has one row per key and block, and neither the deltas nor the batch add to
+        that block), and the rest, which may repeat and must be merged. Each stored row is
+        looked at once."""
+        wanted = pa.array(sorted(touched), pa.string())
         deltas = Partials(
             self.deltas.bands.filter(pc.is_in(self.deltas.bands.column("patron_key"), wanted)),
             self.deltas.subjects.filter(
@@ -195,12 +191,12 @@ class StoredPartials:
             )
         )
         bands = self.base.bands
-        touched = pc.is_in(bands.column("patron_key"), value_set=wanted)
+        theirs = pc.is_in(bands.column("patron_key"), value_set=wanted)
         shared = pc.is_in(bands.column("block"), value_set=blocks)
-        single = bands.filter(pc.and_(touched, pc.invert(shared)))
+        single = bands.filter(pc.and_(theirs, pc.invert(shared)))
         subjects = self.base.subjects
         repeated = Partials(
-            pa.concat_tables([bands.filter(pc.and_(touched, shared)), deltas.bands, batch.bands]),
+            pa.concat_tables([bands.filter(pc.and_(theirs, shared)), deltas.bands, batch.bands]),
             pa.concat_tables(
                 [
                     subjects.filter(pc.is_in(subjects.column("patron_key"), value_set=wanted)),
