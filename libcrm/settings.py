@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "libcrm.api.middleware.BoundedApiPayloadMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "libcrm.api.middleware.RefuseNulCharactersMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

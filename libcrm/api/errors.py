@@ -58,6 +58,41 @@ class BodyNotAnObject(ValueError):
     """The body parsed as JSON but is not an object (every body this API accepts is one)."""
 
 
+class NulCharacters(ValueError):
+    """Strings of the body hold a NUL character, which no field accepts (PostgreSQL cannot even
+    compare with one)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__(", ".join(paths))
+        self.paths = paths
+
+
+NUL = "\x00"
+
+
+def nul_paths(value: Any, path: str) -> list[str]:
+    """The request paths (``body.identifiers[0].value``) of the strings — keys included — in
+    ``value``, a parsed JSON body, that hold a NUL character."""
+    found: list[str] = []
+    if isinstance(value, str):
+        if NUL in value:
+            found.append(path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}"
+            if NUL in str(key):
+                found.append(inner)
+            found.extend(nul_paths(item, inner))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found.extend(nul_paths(item, f"{path}[{i}]"))
+    return found
+
+
+def nul_message() -> str:
+    return _("must not contain a NUL character (U+0000)")
+
+
 class JsonObjectParser(Parser):
     """Ninja's JSON parser, refusing bodies whose top level is not an object, so that ``[]`` or
     ``"text"`` is reported as such instead of as a list of missing fields."""
@@ -66,6 +101,9 @@ class JsonObjectParser(Parser):
         data = json.loads(request.body)
         if not isinstance(data, dict):
             raise BodyNotAnObject(type(data).__name__)
+        paths = nul_paths(data, "body")
+        if paths:
+            raise NulCharacters(paths)
         return data
 
 
@@ -198,6 +236,8 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(cause, BodyNotAnObject):
         field = FieldError("body", _("must be a JSON object"))
         return _on_api_error(request, invalid([field]))
+    if isinstance(cause, NulCharacters):
+        return _on_api_error(request, invalid(FieldError(p, nul_message()) for p in cause.paths))
     if isinstance(cause, json.JSONDecodeError):
         message = _("The request body is not valid JSON (line %(line)d, column %(column)d).") % {
             "line": cause.lineno,

@@ -1,15 +1,16 @@
-"""Refuse oversized API bodies before anything reads them."""
+"""Refuse what no view should see: oversized API bodies before anything reads them, and NUL
+characters in addresses and query strings."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from libcrm.api.errors import error_response
+from libcrm.api.errors import NUL, FieldError, error_response, invalid, nul_message
 
 # Event batches are legitimately large: their route has its own, higher limit.
 INGEST_PREFIX = "/api/v1/events/"
@@ -48,3 +49,28 @@ class BoundedApiPayloadMiddleware:
                 response["Content-Language"] = language
                 return response
         return self.get_response(request)
+
+
+class RefuseNulCharactersMiddleware:
+    """Answer 422 (the API) or 400 (pages) when the address or a query parameter holds a NUL
+    character: no field accepts one, and PostgreSQL refuses to compare text with it, so a
+    search or filter would otherwise fail deep inside a query. JSON bodies are checked by the
+    API's parser (with the field's path) and form fields by Django's own validators."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        paths = ["path"] if NUL in request.path else []
+        for name, values in request.GET.lists():
+            if NUL in name or any(NUL in value for value in values):
+                paths.append(f"query.{name.replace(NUL, '')}")
+        if not paths:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            error = invalid(FieldError(path, nul_message()) for path in paths)
+            return error_response(error.status, error.code, error.message, error.fields)
+        return HttpResponseBadRequest(
+            _("The address holds a NUL character (U+0000), which no page accepts."),
+            content_type="text/plain; charset=utf-8",
+        )

@@ -56,6 +56,26 @@ def test_body_that_is_not_an_object_is_422_at_body(writer: TokenClient) -> None:
     assert field_paths(response) == {"body"}
 
 
+def test_nul_characters_are_refused_where_they_are(writer: TokenClient) -> None:
+    """No field takes a NUL character, and PostgreSQL cannot even compare text with one: a
+    search for it must be refused, not fail inside the query (found by the API fuzz test)."""
+    response = writer.get(PATRONS, {"home_branch": "\x00", "q": "Li"})
+    assert response.status_code == 422
+    assert field_paths(response) == {"query.home_branch"}
+    body = {"name": "Li\x00Na", "category": "undergraduate",
+            "identifiers": [{"kind": "card", "value": "A\x001"}]}  # fmt: skip
+    response = writer.post(PATRONS, body)
+    assert response.status_code == 422
+    assert field_paths(response) == {"body.name", "body.identifiers[0].value"}
+    assert "NUL" in error_of(response)["fields"][0]["message"]
+    assert not Patron.objects.exists()
+
+
+def test_a_page_address_with_a_nul_character_is_400(client) -> None:
+    response = client.get("/console/patrons/", {"q": "\x00"})
+    assert response.status_code == 400 and b"NUL" in response.content
+
+
 def test_body_that_is_not_utf8_is_400(writer: TokenClient) -> None:
     response = writer.post(PATRONS, b'{"name": "\xff\xfe"}')
     assert response.status_code == 400
